@@ -1,0 +1,220 @@
+//! One function per command. Output goes through `out`, which reports a closed stdout as an
+//! error instead of panicking.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use gemkit::generate::{generate, GenerateParams};
+use gemkit::info::{ModelInfo, ProcessMemory};
+use gemkit::sampling::SamplingParams;
+use gemkit::{Logits, Model, ModelOptions};
+use serde_json::json;
+
+use crate::args::Args;
+
+type CmdResult = Result<(), String>;
+
+fn out(text: &str) -> CmdResult {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+        .map_err(|e| format!("writing output: {e}"))
+}
+
+fn out_json(value: &serde_json::Value) -> CmdResult {
+    out(&format!("{value}\n"))
+}
+
+fn err(e: gemkit::Error) -> String {
+    e.to_string()
+}
+
+pub fn run(argv: &[String]) -> CmdResult {
+    let args = Args::parse(argv, &["json", "no-bos"])?;
+    match args.command.as_str() {
+        "info" => info(&args),
+        "tokenize" => tokenize(&args),
+        "logits" => logits(&args),
+        "generate" => generate_cmd(&args),
+        other => Err(format!("unknown command {other:?} (try gemkit --help)")),
+    }
+}
+
+fn load(args: &Args, options: ModelOptions) -> Result<Model, String> {
+    Model::load(Path::new(args.required("model")?), &options).map_err(err)
+}
+
+fn info(args: &Args) -> CmdResult {
+    args.allow(&["model", "json"])?;
+    let model = load(args, ModelOptions::default())?;
+    let info = ModelInfo::of(&model);
+    let memory = ProcessMemory::current();
+    let json = info_json(&info, memory);
+    if args.switch("json") {
+        return out_json(&json);
+    }
+    let mut text = String::new();
+    for (key, value) in json.as_object().into_iter().flatten() {
+        text.push_str(&format!("{key:<16} {value}\n"));
+    }
+    out(&text)
+}
+
+fn info_json(info: &ModelInfo, memory: Option<ProcessMemory>) -> serde_json::Value {
+    let types: serde_json::Map<String, serde_json::Value> = info
+        .tensor_types
+        .iter()
+        .map(|(dtype, (count, bytes))| {
+            (
+                dtype.to_string(),
+                json!({ "tensors": count, "bytes": bytes }),
+            )
+        })
+        .collect();
+    json!({
+        "architecture": info.architecture,
+        "n_layer": info.n_layer,
+        "n_embd": info.n_embd,
+        "n_head": info.n_head,
+        "n_head_kv": info.n_head_kv,
+        "head_dim": info.head_dim,
+        "n_ff": info.n_ff,
+        "vocab_size": info.vocab_size,
+        "train_context": info.train_context,
+        "context_length": info.context_length,
+        "sliding_window": info.sliding_window,
+        "sliding_layers": info.sliding_layers,
+        "quant_types": types,
+        "file_bytes": info.file_bytes,
+        "tensor_bytes": info.tensor_bytes(),
+        "kv_cache_bytes": info.kv_cache_bytes,
+        "rope_bytes": info.rope_bytes,
+        "load_ms": info.load_ms,
+        "rss_anon_bytes": memory.map(|m| m.rss_anon),
+        "rss_file_bytes": memory.map(|m| m.rss_file),
+    })
+}
+
+fn tokenize(args: &Args) -> CmdResult {
+    args.allow(&["model", "text", "no-bos", "json"])?;
+    let model = load(args, ModelOptions::default())?;
+    let text = args.required("text")?;
+    let ids = model
+        .tokenizer()
+        .encode(text, !args.switch("no-bos"), true)
+        .map_err(|e| err(e.into()))?;
+    if args.switch("json") {
+        out_json(&json!({ "ids": ids }))
+    } else {
+        let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
+        out(&format!("{}\n", ids.join(",")))
+    }
+}
+
+fn parse_ids(list: &str) -> Result<Vec<u32>, String> {
+    list.split(',')
+        .map(|s| {
+            s.trim()
+                .parse()
+                .map_err(|_| format!("--ids: {s:?} is not a token id"))
+        })
+        .collect()
+}
+
+fn logits(args: &Args) -> CmdResult {
+    args.allow(&["model", "ids", "json", "threads"])?;
+    let ids = parse_ids(args.required("ids")?)?;
+    let options = ModelOptions {
+        context_length: Some(ids.len().max(1)),
+        threads: args.opt("threads")?,
+        ..ModelOptions::reference()
+    };
+    let model = load(args, options)?;
+    let mut cache = model.new_cache();
+    let logits = model.forward(&mut cache, &ids, Logits::All).map_err(err)?;
+    let rows: Vec<&[f32]> = logits.chunks(model.config().vocab_size).collect();
+    if args.switch("json") {
+        out_json(&json!({ "logits": rows }))
+    } else {
+        let mut text = String::new();
+        for row in rows {
+            let vals: Vec<String> = row.iter().map(f32::to_string).collect();
+            text.push_str(&vals.join(" "));
+            text.push('\n');
+        }
+        out(&text)
+    }
+}
+
+fn generate_cmd(args: &Args) -> CmdResult {
+    args.allow(&[
+        "model",
+        "prompt",
+        "max-tokens",
+        "temperature",
+        "top-k",
+        "top-p",
+        "seed",
+        "threads",
+        "ctx",
+        "json",
+    ])?;
+    let defaults = SamplingParams::default();
+    let params = GenerateParams {
+        max_tokens: args.get("max-tokens", 256)?,
+        sampling: SamplingParams {
+            temperature: args.get("temperature", defaults.temperature)?,
+            top_k: args.get("top-k", defaults.top_k)?,
+            top_p: args.get("top-p", defaults.top_p)?,
+            seed: args.get("seed", defaults.seed)?,
+        },
+    };
+    let options = ModelOptions {
+        context_length: args.opt("ctx")?,
+        threads: args.opt("threads")?,
+        ..ModelOptions::default()
+    };
+    let prompt = args.required("prompt")?;
+    let json_mode = args.switch("json");
+
+    let load_start = Instant::now();
+    let model = load(args, options)?;
+    let mut cache = model.new_cache();
+    let load_ms = load_start.elapsed().as_secs_f64() * 1e3;
+
+    let prompt_ids = model
+        .tokenizer()
+        .encode(prompt, true, true)
+        .map_err(|e| err(e.into()))?;
+    let mut write_error = None;
+    let result = generate(&model, &mut cache, &prompt_ids, &params, |piece| {
+        if !json_mode && write_error.is_none() {
+            write_error = out(piece).err();
+        }
+    })
+    .map_err(err)?;
+    if let Some(e) = write_error {
+        return Err(e);
+    }
+    if json_mode {
+        let s = &result.stats;
+        out_json(&json!({
+            "prompt_ids": prompt_ids,
+            "ids": result.ids,
+            "text": result.text,
+            "finish_reason": result.finish_reason.as_str(),
+            "stats": {
+                "prompt_tokens": s.prompt_tokens,
+                "generated_tokens": s.generated_tokens,
+                "load_ms": load_ms,
+                "ttft_ms": s.ttft.as_secs_f64() * 1e3,
+                "prefill_tok_s": s.prefill_tok_s,
+                "decode_tok_s": s.decode_tok_s,
+            }
+        }))
+    } else {
+        out("\n")
+    }
+}

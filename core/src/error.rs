@@ -1,0 +1,52 @@
+//! One error type for the engine. Every failure that an outside input can cause (a file, a prompt,
+//! an option) is a variant with a message that names what was wrong; nothing here panics.
+
+use std::path::PathBuf;
+
+use crate::gguf::GgufError;
+use crate::tokenizer::TokenizerError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot open {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("invalid GGUF file: {0}")]
+    Gguf(#[from] GgufError),
+
+    #[error("unsupported architecture {0:?} (supported: gemma, gemma2, gemma3)")]
+    UnsupportedArchitecture(String),
+
+    #[error("unsupported tensor type {dtype} for tensor {tensor}")]
+    UnsupportedTensorType { tensor: String, dtype: String },
+
+    #[error("missing tensor {0}")]
+    MissingTensor(String),
+
+    #[error("tensor {tensor} has shape {found:?}, expected {expected:?}")]
+    TensorShape {
+        tensor: String,
+        expected: Vec<u64>,
+        found: Vec<u64>,
+    },
+
+    #[error("invalid metadata {key}: {reason}")]
+    InvalidMetadata { key: String, reason: String },
+
+    #[error("tokenizer: {0}")]
+    Tokenizer(#[from] TokenizerError),
+
+    #[error("token id {id} is outside the vocabulary of {vocab_size} tokens")]
+    InvalidToken { id: u32, vocab_size: usize },
+
+    #[error("context full: needs {needed} tokens, limit {limit}")]
+    ContextFull { needed: usize, limit: usize },
+
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+}

@@ -1,0 +1,241 @@
+//! A loaded Gemma model: the mapped file, its config, where its weights are, shared RoPE
+//! tables and the compute threads. It is immutable once loaded, so one `Model` can serve
+//! many sequences, each with its own [`KvCache`].
+
+mod config;
+mod forward;
+mod gemma;
+mod gemma2;
+mod gemma3;
+mod kv_cache;
+mod rope;
+mod weights;
+
+use std::path::Path;
+use std::time::Instant;
+
+pub use config::{Arch, Config, LayerConfig, RopeConfig};
+pub use kv_cache::{KvCache, KvType};
+
+use crate::error::{Error, Result};
+use crate::gguf::Gguf;
+use crate::quant::Precision;
+use crate::threads::ThreadPool;
+use crate::tokenizer::Tokenizer;
+use config::Keys;
+use rope::RopeTable;
+use weights::Weights;
+
+/// Tokens run through the network at once during prefill. Sliding layers keep this many
+/// extra KV slots beyond their window.
+pub const PREFILL_CHUNK: usize = 128;
+/// Context used when the caller names none and the model was trained with more.
+pub const DEFAULT_CONTEXT: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelOptions {
+    /// Tokens a sequence can hold; defaults to the smaller of the training context and
+    /// [`DEFAULT_CONTEXT`].
+    pub context_length: Option<usize>,
+    /// Compute threads; defaults to the number of CPUs available.
+    pub threads: Option<usize>,
+    pub kv_type: KvType,
+    pub precision: Precision,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        ModelOptions {
+            context_length: None,
+            threads: None,
+            kv_type: KvType::F16,
+            precision: Precision::Fast,
+        }
+    }
+}
+
+impl ModelOptions {
+    /// f32 everywhere: the reference path, to compare with other implementations.
+    pub fn reference() -> Self {
+        ModelOptions {
+            kv_type: KvType::F32,
+            precision: Precision::Exact,
+            ..ModelOptions::default()
+        }
+    }
+}
+
+/// Which logits a forward pass returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logits {
+    /// One row, for the last token: what generation needs.
+    Last,
+    /// One row per input token.
+    All,
+}
+
+pub struct Model {
+    pub(crate) file: Gguf,
+    pub(crate) config: Config,
+    pub(crate) weights: Weights,
+    pub(crate) ropes: Vec<RopeTable>,
+    pub(crate) pool: ThreadPool,
+    pub(crate) precision: Precision,
+    tokenizer: Tokenizer,
+    stop_tokens: Vec<u32>,
+    context: usize,
+    kv_type: KvType,
+    load_time: std::time::Duration,
+}
+
+/// Reads the architecture and its config from a parsed file.
+pub fn read_config<B: AsRef<[u8]>>(file: &Gguf<B>) -> Result<Config> {
+    let arch_name = file.str("general.architecture")?;
+    let arch = match arch_name {
+        "gemma" => Arch::Gemma,
+        "gemma2" => Arch::Gemma2,
+        "gemma3" => Arch::Gemma3,
+        other => return Err(Error::UnsupportedArchitecture(other.to_owned())),
+    };
+    let keys = Keys { gguf: file, arch };
+    match arch {
+        Arch::Gemma => gemma::config(&keys),
+        Arch::Gemma2 => gemma2::config(&keys),
+        Arch::Gemma3 => gemma3::config(&keys),
+    }
+}
+
+impl Model {
+    pub fn load(path: &Path, options: &ModelOptions) -> Result<Model> {
+        let start = Instant::now();
+        let file = Gguf::open(path)?;
+        let mut config = read_config(&file)?;
+        let weights = Weights::locate(&file, &mut config)?;
+        let tokenizer = crate::vocab::tokenizer_from_gguf(&file)?;
+        let stop_tokens = crate::vocab::stop_tokens(&file, &tokenizer)?;
+        let context = match options.context_length {
+            Some(0) => {
+                return Err(Error::InvalidArgument(
+                    "context length must be at least 1".into(),
+                ))
+            }
+            Some(n) => n,
+            None => config.train_context.min(DEFAULT_CONTEXT),
+        };
+        if context > config.train_context {
+            log::warn!(
+                "context {context} exceeds the {} tokens the model was trained with",
+                config.train_context
+            );
+        }
+        let threads = match options.threads {
+            Some(0) => return Err(Error::InvalidArgument("threads must be at least 1".into())),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let ropes = config
+            .ropes
+            .iter()
+            .map(|&r| RopeTable::new(r, config.head_dim, context))
+            .collect();
+        let model = Model {
+            file,
+            config,
+            weights,
+            ropes,
+            pool: ThreadPool::new(threads),
+            precision: options.precision,
+            tokenizer,
+            stop_tokens,
+            context,
+            kv_type: options.kv_type,
+            load_time: start.elapsed(),
+        };
+        log::info!(
+            "loaded {} ({} layers, {} context, {} threads) in {:?}",
+            path.display(),
+            model.config.layers.len(),
+            context,
+            threads,
+            model.load_time
+        );
+        Ok(model)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// Whether `id` ends a generation: end of sequence or end of turn.
+    pub fn is_stop_token(&self, id: u32) -> bool {
+        self.stop_tokens.contains(&id)
+    }
+
+    pub fn context_length(&self) -> usize {
+        self.context
+    }
+
+    pub fn threads(&self) -> usize {
+        self.pool.n_threads()
+    }
+
+    pub fn load_time(&self) -> std::time::Duration {
+        self.load_time
+    }
+
+    pub fn gguf(&self) -> &Gguf {
+        &self.file
+    }
+
+    /// A new, empty KV cache sized for this model's context.
+    pub fn new_cache(&self) -> KvCache {
+        KvCache::new(&self.config, self.kv_type, self.context, PREFILL_CHUNK)
+    }
+
+    /// Bytes a KV cache of `context` tokens takes, without allocating one.
+    pub fn kv_cache_bytes(&self, context: usize) -> usize {
+        KvCache::bytes_for(&self.config, self.kv_type, context, PREFILL_CHUNK)
+    }
+
+    /// Bytes of the RoPE tables (anonymous memory that scales with the context).
+    pub fn rope_bytes(&self) -> usize {
+        self.ropes.iter().map(RopeTable::bytes).sum()
+    }
+
+    /// Appends `tokens` to the sequence in `cache` and returns logits (`vocab_size` per row).
+    /// Long inputs are prefilled in chunks. Fails, leaving `cache` untouched, on an unknown
+    /// token id or when the tokens would not fit in the context.
+    pub fn forward(&self, cache: &mut KvCache, tokens: &[u32], logits: Logits) -> Result<Vec<f32>> {
+        if tokens.is_empty() {
+            return Err(Error::InvalidArgument("no tokens to run".into()));
+        }
+        let vocab_size = self.config.vocab_size;
+        if let Some(&id) = tokens.iter().find(|&&id| id as usize >= vocab_size) {
+            return Err(Error::InvalidToken { id, vocab_size });
+        }
+        let needed = cache.len() + tokens.len();
+        if needed > cache.context() {
+            return Err(Error::ContextFull {
+                needed,
+                limit: cache.context(),
+            });
+        }
+        let mut out = Vec::new();
+        let chunks = tokens.chunks(PREFILL_CHUNK);
+        let n_chunks = chunks.len();
+        for (i, chunk) in chunks.enumerate() {
+            let n_logits = match logits {
+                Logits::All => chunk.len(),
+                Logits::Last if i + 1 == n_chunks => 1,
+                Logits::Last => 0,
+            };
+            let rows = self.forward_chunk(cache, chunk, n_logits);
+            out.extend_from_slice(&rows);
+        }
+        Ok(out)
+    }
+}

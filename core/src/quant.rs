@@ -1,0 +1,244 @@
+//! Matrix products over quantized weights borrowed from the mapped file.
+//!
+//! A weight matrix is a [`QMatrix`]: rows of blocks in the file's own layout, never copied.
+//! In [`Precision::Fast`] the activations are quantized once per product to the weight type's
+//! partner format (Q8_0 or Q8_K, as llama.cpp does) and each row is an integer dot product.
+//! [`Precision::Exact`] dequantizes each weight row to f32 and keeps the activations in f32:
+//! the reference path that `gemkit logits` uses.
+
+use candle_core::quantized::k_quants::{
+    BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K,
+    BlockQ8_0, GgmlType,
+};
+use half::{bf16, f16};
+
+use crate::dtype::DType;
+use crate::threads::{SharedMut, ThreadPool};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// Quantized activations and integer dot products: the speed path.
+    Fast,
+    /// f32 activations against dequantized weights: the reference path.
+    Exact,
+}
+
+/// A row-major matrix of `rows` rows of `cols` elements in `dtype` blocks.
+#[derive(Clone, Copy)]
+pub struct QMatrix<'a> {
+    pub dtype: DType,
+    pub rows: usize,
+    pub cols: usize,
+    pub data: &'a [u8],
+}
+
+/// Reinterprets validated file bytes as blocks of `T`.
+fn blocks<T: GgmlType>(data: &[u8]) -> &[T] {
+    let size = std::mem::size_of::<T>();
+    assert_eq!(
+        data.len() % size,
+        0,
+        "tensor bytes are a whole number of blocks"
+    );
+    assert_eq!(
+        data.as_ptr() as usize % std::mem::align_of::<T>(),
+        0,
+        "tensor data is aligned"
+    );
+    // SAFETY: the block types are plain `repr(C)` data valid for any bit pattern, the length
+    // and alignment were checked above, and the borrow keeps the bytes alive.
+    unsafe { std::slice::from_raw_parts(data.as_ptr().cast::<T>(), data.len() / size) }
+}
+
+impl<'a> QMatrix<'a> {
+    pub fn row_bytes(&self) -> usize {
+        self.data.len() / self.rows
+    }
+
+    /// Writes row `r` as f32 into `out` (`cols` values).
+    pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
+        let row = &self.data[r * self.row_bytes()..(r + 1) * self.row_bytes()];
+        fn go<T: GgmlType>(row: &[u8], out: &mut [f32]) {
+            T::to_float(blocks::<T>(row), out)
+        }
+        match self.dtype {
+            DType::F32 => go::<f32>(row, out),
+            DType::F16 => go::<f16>(row, out),
+            DType::BF16 => go::<bf16>(row, out),
+            DType::Q4_0 => go::<BlockQ4_0>(row, out),
+            DType::Q4_1 => go::<BlockQ4_1>(row, out),
+            DType::Q5_0 => go::<BlockQ5_0>(row, out),
+            DType::Q5_1 => go::<BlockQ5_1>(row, out),
+            DType::Q8_0 => go::<BlockQ8_0>(row, out),
+            DType::Q2K => go::<BlockQ2K>(row, out),
+            DType::Q3K => go::<BlockQ3K>(row, out),
+            DType::Q4K => go::<BlockQ4K>(row, out),
+            DType::Q5K => go::<BlockQ5K>(row, out),
+            DType::Q6K => go::<BlockQ6K>(row, out),
+        }
+    }
+
+    /// `y[t * rows + r] = Σ_c W[r, c] · x[t * cols + c]` for the `n` rows of `x`.
+    pub fn matmul(
+        &self,
+        x: &[f32],
+        n: usize,
+        y: &mut [f32],
+        precision: Precision,
+        pool: &ThreadPool,
+    ) {
+        assert_eq!(x.len(), n * self.cols, "matmul input size");
+        assert_eq!(y.len(), n * self.rows, "matmul output size");
+        if precision == Precision::Exact {
+            return self.matmul_exact(x, n, y, pool);
+        }
+        match self.dtype {
+            DType::F32 => self.matmul_fast::<f32>(x, n, y, pool),
+            DType::F16 => self.matmul_fast::<f16>(x, n, y, pool),
+            DType::BF16 => self.matmul_fast::<bf16>(x, n, y, pool),
+            DType::Q4_0 => self.matmul_fast::<BlockQ4_0>(x, n, y, pool),
+            DType::Q4_1 => self.matmul_fast::<BlockQ4_1>(x, n, y, pool),
+            DType::Q5_0 => self.matmul_fast::<BlockQ5_0>(x, n, y, pool),
+            DType::Q5_1 => self.matmul_fast::<BlockQ5_1>(x, n, y, pool),
+            DType::Q8_0 => self.matmul_fast::<BlockQ8_0>(x, n, y, pool),
+            DType::Q2K => self.matmul_fast::<BlockQ2K>(x, n, y, pool),
+            DType::Q3K => self.matmul_fast::<BlockQ3K>(x, n, y, pool),
+            DType::Q4K => self.matmul_fast::<BlockQ4K>(x, n, y, pool),
+            DType::Q5K => self.matmul_fast::<BlockQ5K>(x, n, y, pool),
+            DType::Q6K => self.matmul_fast::<BlockQ6K>(x, n, y, pool),
+        }
+    }
+
+    /// Row ranges small enough to balance threads, large enough to amortize a task.
+    fn row_chunks(&self, pool: &ThreadPool) -> (usize, usize) {
+        let per_task = self.rows.div_ceil(pool.n_threads() * 8).max(4);
+        (self.rows.div_ceil(per_task), per_task)
+    }
+
+    fn matmul_fast<T: GgmlType>(&self, x: &[f32], n: usize, y: &mut [f32], pool: &ThreadPool) {
+        let w: &[T] = blocks(self.data);
+        let w_row_blocks = self.cols / T::BLCK_SIZE;
+        let x_row_blocks = self.cols / T::VecDotType::BLCK_SIZE;
+        let mut xq = vec![T::VecDotType::zeros(); n * x_row_blocks];
+        for (xr, qr) in x
+            .chunks_exact(self.cols)
+            .zip(xq.chunks_exact_mut(x_row_blocks))
+        {
+            T::VecDotType::from_float(xr, qr);
+        }
+        let (n_tasks, per_task) = self.row_chunks(pool);
+        let out = SharedMut::new(y);
+        let rows = self.rows;
+        pool.run(n_tasks, &|task| {
+            for r in task * per_task..((task + 1) * per_task).min(rows) {
+                let wr = &w[r * w_row_blocks..(r + 1) * w_row_blocks];
+                for (t, xr) in xq.chunks_exact(x_row_blocks).enumerate() {
+                    // SAFETY: each task owns rows r of its range, for every t.
+                    unsafe { out.write(t * rows + r, T::vec_dot(self.cols, wr, xr)) };
+                }
+            }
+        });
+    }
+
+    fn matmul_exact(&self, x: &[f32], n: usize, y: &mut [f32], pool: &ThreadPool) {
+        let (n_tasks, per_task) = self.row_chunks(pool);
+        let out = SharedMut::new(y);
+        let rows = self.rows;
+        pool.run(n_tasks, &|task| {
+            let mut wr = vec![0f32; self.cols];
+            for r in task * per_task..((task + 1) * per_task).min(rows) {
+                self.dequantize_row(r, &mut wr);
+                for t in 0..n {
+                    let dot = dot_f32(&wr, &x[t * self.cols..(t + 1) * self.cols]);
+                    // SAFETY: each task owns rows r of its range, for every t.
+                    unsafe { out.write(t * rows + r, dot) };
+                }
+            }
+        });
+    }
+}
+
+/// An f32 dot product with eight partial sums, which the compiler vectorizes.
+pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (a8, a_rest) = a.split_at(a.len() / 8 * 8);
+    let (b8, b_rest) = b.split_at(a8.len());
+    for (ca, cb) in a8.chunks_exact(8).zip(b8.chunks_exact(8)) {
+        for i in 0..8 {
+            acc[i] += ca[i] * cb[i];
+        }
+    }
+    let tail: f32 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quantize<T: GgmlType>(values: &[f32]) -> Vec<u8> {
+        let mut blocks = vec![T::zeros(); values.len() / T::BLCK_SIZE];
+        T::from_float(values, &mut blocks);
+        let bytes = std::mem::size_of_val(blocks.as_slice());
+        // SAFETY: plain-data blocks viewed as bytes.
+        unsafe { std::slice::from_raw_parts(blocks.as_ptr().cast::<u8>(), bytes) }.to_vec()
+    }
+
+    fn check<T: GgmlType>(dtype: DType, tolerance: f32) {
+        let (rows, cols, n) = (5, 512, 3);
+        let w: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
+            .collect();
+        let x: Vec<f32> = (0..n * cols)
+            .map(|i| ((i * 13 % 29) as f32 - 14.0) / 7.0)
+            .collect();
+        // Bytes owned by a Vec<u64> are aligned for every block type.
+        let bytes = quantize::<T>(&w);
+        let mut aligned = vec![0u64; bytes.len().div_ceil(8)];
+        let data = &mut bytemuck_bytes(&mut aligned)[..bytes.len()];
+        data.copy_from_slice(&bytes);
+        let m = QMatrix {
+            dtype,
+            rows,
+            cols,
+            data,
+        };
+        let pool = ThreadPool::new(2);
+        for precision in [Precision::Exact, Precision::Fast] {
+            let mut y = vec![0f32; n * rows];
+            m.matmul(&x, n, &mut y, precision, &pool);
+            for t in 0..n {
+                for r in 0..rows {
+                    let want = dot_f32(&w[r * cols..(r + 1) * cols], &x[t * cols..(t + 1) * cols]);
+                    let got = y[t * rows + r];
+                    assert!(
+                        (got - want).abs() <= tolerance * want.abs().max(10.0),
+                        "{dtype} {precision:?} t={t} r={r}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    fn bytemuck_bytes(v: &mut [u64]) -> &mut [u8] {
+        // SAFETY: u64 storage viewed as bytes.
+        unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), v.len() * 8) }
+    }
+
+    #[test]
+    fn matmul_matches_f32_for_every_type() {
+        check::<f32>(DType::F32, 1e-5);
+        check::<f16>(DType::F16, 2e-3);
+        check::<bf16>(DType::BF16, 1e-2);
+        check::<BlockQ8_0>(DType::Q8_0, 2e-2);
+        check::<BlockQ4_0>(DType::Q4_0, 0.15);
+        check::<BlockQ4_1>(DType::Q4_1, 0.15);
+        check::<BlockQ5_0>(DType::Q5_0, 0.1);
+        check::<BlockQ5_1>(DType::Q5_1, 0.1);
+        check::<BlockQ2K>(DType::Q2K, 0.5);
+        check::<BlockQ3K>(DType::Q3K, 0.3);
+        check::<BlockQ4K>(DType::Q4K, 0.15);
+        check::<BlockQ5K>(DType::Q5K, 0.1);
+        check::<BlockQ6K>(DType::Q6K, 0.05);
+    }
+}
