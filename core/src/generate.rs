@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use crate::error::Result;
 use crate::model::{KvCache, Logits, Model};
 use crate::sampling::{Sampler, SamplingParams};
-use crate::tokenizer::TextStream;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenerateParams {
@@ -83,7 +82,7 @@ pub fn generate(
     let prefill_time = start.elapsed();
 
     let mut sampler = Sampler::new(params.sampling.clone());
-    let mut stream = TextStream::new(model.tokenizer());
+    let mut stream = model.tokenizer().stream();
     let mut ids = Vec::new();
     let mut text = String::new();
     let mut ttft = None;

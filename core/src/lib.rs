@@ -9,7 +9,6 @@ mod model;
 mod quant;
 pub mod sampling;
 mod threads;
-#[path = "tokenizer_stub.rs"]
 pub mod tokenizer;
 mod vocab;
 

@@ -82,7 +82,6 @@ pub struct Model {
     pub(crate) pool: ThreadPool,
     pub(crate) precision: Precision,
     tokenizer: Tokenizer,
-    stop_tokens: Vec<u32>,
     context: usize,
     kv_type: KvType,
     load_time: std::time::Duration,
@@ -112,7 +111,6 @@ impl Model {
         let mut config = read_config(&file)?;
         let weights = Weights::locate(&file, &mut config)?;
         let tokenizer = crate::vocab::tokenizer_from_gguf(&file)?;
-        let stop_tokens = crate::vocab::stop_tokens(&file, &tokenizer)?;
         let context = match options.context_length {
             Some(0) => {
                 return Err(Error::InvalidArgument(
@@ -146,7 +144,6 @@ impl Model {
             pool: ThreadPool::new(threads),
             precision: options.precision,
             tokenizer,
-            stop_tokens,
             context,
             kv_type: options.kv_type,
             load_time: start.elapsed(),
@@ -172,7 +169,7 @@ impl Model {
 
     /// Whether `id` ends a generation: end of sequence or end of turn.
     pub fn is_stop_token(&self, id: u32) -> bool {
-        self.stop_tokens.contains(&id)
+        self.tokenizer.is_eog(id)
     }
 
     pub fn context_length(&self) -> usize {

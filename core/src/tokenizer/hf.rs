@@ -23,8 +23,14 @@ impl HfEngine {
         add_special: bool,
         parse_special: bool,
     ) -> Result<Vec<u32>, TokenizerError> {
-        let t = if parse_special { &self.with_special } else { &self.plain };
-        let enc = t.encode(text, add_special).map_err(|e| TokenizerError::Encode(e.to_string()))?;
+        let t = if parse_special {
+            &self.with_special
+        } else {
+            &self.plain
+        };
+        let enc = t
+            .encode(text, add_special)
+            .map_err(|e| TokenizerError::Encode(e.to_string()))?;
         Ok(enc.get_ids().to_vec())
     }
 
@@ -79,14 +85,22 @@ fn byte_level_table() -> Vec<Option<u8>> {
 }
 
 pub(super) fn load(path: &Path) -> Result<Tokenizer, TokenizerError> {
-    let err = |message: String| TokenizerError::Load { path: path.to_path_buf(), message };
+    let err = |message: String| TokenizerError::Load {
+        path: path.to_path_buf(),
+        message,
+    };
     let with_special = tokenizers::Tokenizer::from_file(path).map_err(|e| err(e.to_string()))?;
     let mut plain = with_special.clone();
     plain.set_encode_special_tokens(true);
 
     let n = with_special.get_vocab_size(true);
     let added = with_special.get_added_tokens_decoder();
-    let max_id = added.keys().copied().max().map(|m| m as usize + 1).unwrap_or(0);
+    let max_id = added
+        .keys()
+        .copied()
+        .max()
+        .map(|m| m as usize + 1)
+        .unwrap_or(0);
     let n = n.max(max_id);
     if n == 0 {
         return Err(TokenizerError::EmptyVocab);
@@ -119,14 +133,25 @@ pub(super) fn load(path: &Path) -> Result<Tokenizer, TokenizerError> {
 
     let find = |cands: &[&str]| cands.iter().find_map(|c| index.get(&tokens, c.as_bytes()));
     let bos = find(&["<bos>", "<s>", "<|begin_of_text|>", "<|startoftext|>"]);
-    let eos = find(&["<eos>", "</s>", "<|end_of_text|>", "<|endoftext|>", "<|im_end|>"]);
+    let eos = find(&[
+        "<eos>",
+        "</s>",
+        "<|end_of_text|>",
+        "<|endoftext|>",
+        "<|im_end|>",
+    ]);
     let unk = find(&["<unk>", "[UNK]", "<|unk|>"]);
     let pad = find(&["<pad>", "[PAD]", "<|pad|>"]);
-    let with = with_special.encode("", true).map(|e| e.get_ids().to_vec()).unwrap_or_default();
+    let with = with_special
+        .encode("", true)
+        .map(|e| e.get_ids().to_vec())
+        .unwrap_or_default();
     let add_bos = bos.is_some() && with.first().copied() == bos;
     let add_eos = eos.is_some() && with.last().copied() == eos;
-    let mut eog: Vec<u32> =
-        EOG_TEXTS.iter().filter_map(|t| index.get(&tokens, t.as_bytes())).collect();
+    let mut eog: Vec<u32> = EOG_TEXTS
+        .iter()
+        .filter_map(|t| index.get(&tokens, t.as_bytes()))
+        .collect();
     eog.extend(eos);
     eog.sort_unstable();
     eog.dedup();
@@ -176,6 +201,9 @@ pub(super) fn load(path: &Path) -> Result<Tokenizer, TokenizerError> {
         add_eos,
         add_space_prefix: traits.strip_leading_space,
         eog,
-        engine: Engine::Hf(Box::new(HfEngine { with_special, plain })),
+        engine: Engine::Hf(Box::new(HfEngine {
+            with_special,
+            plain,
+        })),
     })
 }

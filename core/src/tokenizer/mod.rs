@@ -84,9 +84,17 @@ pub enum TokenizerError {
     #[error("the vocabulary has no tokens")]
     EmptyVocab,
     #[error("{field} has {got} entries but tokens has {expected}")]
-    LengthMismatch { field: &'static str, got: usize, expected: usize },
+    LengthMismatch {
+        field: &'static str,
+        got: usize,
+        expected: usize,
+    },
     #[error("{which} token id {id} is out of range (the vocabulary has {n} tokens)")]
-    IdOutOfRange { which: &'static str, id: u32, n: usize },
+    IdOutOfRange {
+        which: &'static str,
+        id: u32,
+        n: usize,
+    },
     #[error("the vocabulary has {0} tokens, more than 32-bit ids can address")]
     TooLarge(usize),
     #[error("invalid token type {value} (expected 1..=6)")]
@@ -246,7 +254,11 @@ impl Tokenizer {
             t == "<|tool_response>" || t == "<|plamo:eos|>"
         });
         if has_marker {
-            if let Some(s) = eog.iter().copied().find(|&id| tokens[id as usize] == "</s>") {
+            if let Some(s) = eog
+                .iter()
+                .copied()
+                .find(|&id| tokens[id as usize] == "</s>")
+            {
                 eog.retain(|&id| id != s);
                 attrs[s as usize] = A_NORMAL;
             }
@@ -259,13 +271,20 @@ impl Tokenizer {
             .filter(|&i| attrs[i as usize] & (A_CONTROL | A_USER | A_UNKNOWN) != 0)
             .collect();
         special_ids.sort_by(|&a, &b| {
-            tokens[b as usize].len().cmp(&tokens[a as usize].len()).then(a.cmp(&b))
+            tokens[b as usize]
+                .len()
+                .cmp(&tokens[a as usize].len())
+                .then(a.cmp(&b))
         });
         let specials: Vec<(u32, &[u8], bool)> = special_ids
             .iter()
             .map(|&id| {
                 let a = attrs[id as usize];
-                (id, tokens[id as usize].as_bytes(), a & (A_CONTROL | A_UNKNOWN) == 0)
+                (
+                    id,
+                    tokens[id as usize].as_bytes(),
+                    a & (A_CONTROL | A_UNKNOWN) == 0,
+                )
             })
             .collect();
         let specials = SpecialMatcher::build(&specials);
@@ -273,7 +292,9 @@ impl Tokenizer {
         let mut byte_tokens = Box::new([None; 256]);
         for (b, slot) in byte_tokens.iter_mut().enumerate() {
             let hex = format!("<0x{b:02X}>");
-            *slot = index.get(&tokens, hex.as_bytes()).or_else(|| index.get(&tokens, &[b as u8]));
+            *slot = index
+                .get(&tokens, hex.as_bytes())
+                .or_else(|| index.get(&tokens, &[b as u8]));
         }
 
         let (piece_data, piece_offs) = build_pieces(&tokens, &attrs);
@@ -291,7 +312,11 @@ impl Tokenizer {
             add_eos: v.add_eos,
             add_space_prefix: v.add_space_prefix,
             eog,
-            engine: Engine::Spm(SpmEngine { scores, specials, byte_tokens }),
+            engine: Engine::Spm(SpmEngine {
+                scores,
+                specials,
+                byte_tokens,
+            }),
             tokens,
         })
     }
@@ -321,7 +346,10 @@ impl Tokenizer {
         }
         let mut out = Vec::with_capacity(text.len() / 3 + 2);
         if add_special && self.add_bos {
-            out.push(self.bos.ok_or(TokenizerError::MissingSpecial { which: "bos" })?);
+            out.push(
+                self.bos
+                    .ok_or(TokenizerError::MissingSpecial { which: "bos" })?,
+            );
         }
         let frags = spm.specials.partition(text.as_bytes(), parse_special);
         let mv = MergeVocab {
@@ -357,7 +385,10 @@ impl Tokenizer {
             log::warn!("tokenizer: the prompt starts with a BOS token and another was added; it now starts with two");
         }
         if add_special && self.add_eos {
-            out.push(self.eos.ok_or(TokenizerError::MissingSpecial { which: "eos" })?);
+            out.push(
+                self.eos
+                    .ok_or(TokenizerError::MissingSpecial { which: "eos" })?,
+            );
         }
         Ok(out)
     }
@@ -385,7 +416,9 @@ impl Tokenizer {
 
     /// Whether a token is treated as control (its type, or an end-of-generation text).
     pub fn is_control(&self, id: u32) -> bool {
-        self.attrs.get(id as usize).is_some_and(|a| a & A_CONTROL != 0)
+        self.attrs
+            .get(id as usize)
+            .is_some_and(|a| a & A_CONTROL != 0)
     }
 
     /// Ids of tokens that end generation: `eos` plus every token whose text is in llama.cpp's
@@ -414,7 +447,11 @@ impl Tokenizer {
     fn decode_inner(&self, ids: &[u32], special: bool) -> String {
         let mut bytes = Vec::with_capacity(ids.len() * 4);
         for (i, &id) in ids.iter().enumerate() {
-            let piece = if special { self.piece_special(id) } else { self.token_bytes(id) };
+            let piece = if special {
+                self.piece_special(id)
+            } else {
+                self.token_bytes(id)
+            };
             let mut piece = piece.unwrap_or(&[]);
             if i == 0 && self.add_space_prefix {
                 piece = piece.strip_prefix(b" ").unwrap_or(piece);
@@ -443,9 +480,9 @@ impl Tokenizer {
         }
         match &self.engine {
             Engine::Spm(_) => self.index.get(&self.tokens, text.as_bytes()),
-            Engine::Hf(h) => {
-                h.token_to_id(text).or_else(|| self.index.get(&self.tokens, text.as_bytes()))
-            }
+            Engine::Hf(h) => h
+                .token_to_id(text)
+                .or_else(|| self.index.get(&self.tokens, text.as_bytes())),
         }
     }
 

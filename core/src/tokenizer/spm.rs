@@ -38,7 +38,10 @@ pub(crate) struct PieceIndex {
 impl PieceIndex {
     pub(crate) fn build(tokens: &[String]) -> (PieceIndex, usize) {
         let cap = (tokens.len().max(1) * 2).next_power_of_two();
-        let mut idx = PieceIndex { slots: vec![EMPTY; cap], mask: cap - 1 };
+        let mut idx = PieceIndex {
+            slots: vec![EMPTY; cap],
+            mask: cap - 1,
+        };
         let mut duplicates = 0;
         for (id, t) in tokens.iter().enumerate() {
             let key = t.as_bytes();
@@ -168,7 +171,12 @@ impl SpecialMatcher {
             });
             edges.extend(ch);
         }
-        SpecialMatcher { nodes, edges, any_all, any_user }
+        SpecialMatcher {
+            nodes,
+            edges,
+            any_all,
+            any_user,
+        }
     }
 
     #[inline]
@@ -210,7 +218,11 @@ impl SpecialMatcher {
     /// Gemma vocabularies).
     pub(crate) fn partition(&self, text: &[u8], parse_special: bool) -> Vec<Fragment> {
         let n = text.len();
-        let any = if parse_special { self.any_all } else { self.any_user };
+        let any = if parse_special {
+            self.any_all
+        } else {
+            self.any_user
+        };
         if n == 0 {
             return Vec::new();
         }
@@ -406,7 +418,11 @@ pub(crate) fn spm_tokenize(
             start: off as u32,
             len: len as u32,
             prev: idx - 1,
-            next: if off + len == bytes.len() { -1 } else { idx + 1 },
+            next: if off + len == bytes.len() {
+                -1
+            } else {
+                idx + 1
+            },
         });
     }
 
@@ -419,7 +435,12 @@ pub(crate) fn spm_tokenize(
         let start = l.start as usize;
         let size = (l.len + r.len) as usize;
         if let Some(id) = v.index.get(v.tokens, &bytes[start..start + size]) {
-            heap.push(Bigram { score: v.scores[id as usize], left, right, size: size as u32 });
+            heap.push(Bigram {
+                score: v.scores[id as usize],
+                left,
+                right,
+                size: size as u32,
+            });
         }
     };
 
@@ -464,7 +485,10 @@ pub(crate) fn spm_tokenize(
         } else {
             // llama.cpp throws here (`token_to_id.at`); we emit one unknown token for the whole
             // character, or report the byte when there is no unknown token.
-            let missing = piece.iter().copied().find(|&b| v.byte_tokens[b as usize].is_none());
+            let missing = piece
+                .iter()
+                .copied()
+                .find(|&b| v.byte_tokens[b as usize].is_none());
             if let (None, Some(b)) = (first_missing, missing) {
                 first_missing = Some(b);
             }

@@ -15,7 +15,11 @@ pub struct TextStream<T: Deref<Target = Tokenizer>> {
 
 impl<T: Deref<Target = Tokenizer>> TextStream<T> {
     pub fn new(tok: T) -> Self {
-        TextStream { tok, pending: Vec::new(), first: true }
+        TextStream {
+            tok,
+            pending: Vec::new(),
+            first: true,
+        }
     }
 
     /// Appends a token; returns the text that became complete (possibly empty). Invalid byte
@@ -51,7 +55,7 @@ impl<T: Deref<Target = Tokenizer>> TextStream<T> {
                 }
                 Err(e) => {
                     let good = e.valid_up_to();
-                    // SAFETY-free: the prefix was just validated.
+                    // The prefix was just validated, so this never falls back to "".
                     out.push_str(
                         std::str::from_utf8(&self.pending[at..at + good]).unwrap_or_default(),
                     );

@@ -50,7 +50,10 @@ fn tok(extra: &[(&str, f32, TokenType)]) -> Tokenizer {
 }
 
 fn ids_of(t: &Tokenizer, pieces: &[&str]) -> Vec<u32> {
-    pieces.iter().map(|p| t.id_of(p).unwrap_or_else(|| panic!("no piece {p:?}"))).collect()
+    pieces
+        .iter()
+        .map(|p| t.id_of(p).unwrap_or_else(|| panic!("no piece {p:?}")))
+        .collect()
 }
 
 #[test]
@@ -59,7 +62,10 @@ fn merges_follow_scores() {
     let mut v = base.to_vec();
     v.extend([("ab", -5.0, N), ("bc", -1.0, N)]);
     let t = tok(&v);
-    assert_eq!(t.encode("abc", false, false).unwrap(), ids_of(&t, &["a", "bc"]));
+    assert_eq!(
+        t.encode("abc", false, false).unwrap(),
+        ids_of(&t, &["a", "bc"])
+    );
 
     let mut v = base.to_vec();
     v.extend([("ab", -1.0, N), ("bc", -5.0, N), ("abc", -20.0, N)]);
@@ -71,23 +77,45 @@ fn merges_follow_scores() {
 #[test]
 fn equal_scores_merge_leftmost_first() {
     let t = tok(&[("a", -10.0, N), ("aa", -1.0, N)]);
-    assert_eq!(t.encode("aaa", false, false).unwrap(), ids_of(&t, &["aa", "a"]));
-    assert_eq!(t.encode("aaaaa", false, false).unwrap(), ids_of(&t, &["aa", "aa", "a"]));
+    assert_eq!(
+        t.encode("aaa", false, false).unwrap(),
+        ids_of(&t, &["aa", "a"])
+    );
+    assert_eq!(
+        t.encode("aaaaa", false, false).unwrap(),
+        ids_of(&t, &["aa", "aa", "a"])
+    );
 }
 
 #[test]
 fn spaces_become_u2581() {
-    let t =
-        tok(&[("▁", -3.0, N), ("h", -9.0, N), ("i", -9.0, N), ("hi", -2.0, N), ("▁hi", -1.0, N)]);
-    assert_eq!(t.encode("hi hi", false, false).unwrap(), ids_of(&t, &["hi", "▁hi"]));
+    let t = tok(&[
+        ("▁", -3.0, N),
+        ("h", -9.0, N),
+        ("i", -9.0, N),
+        ("hi", -2.0, N),
+        ("▁hi", -1.0, N),
+    ]);
+    assert_eq!(
+        t.encode("hi hi", false, false).unwrap(),
+        ids_of(&t, &["hi", "▁hi"])
+    );
     assert_eq!(t.decode(&t.encode("hi hi", false, false).unwrap()), "hi hi");
-    assert_eq!(t.encode("  ", false, false).unwrap(), ids_of(&t, &["▁", "▁"]));
+    assert_eq!(
+        t.encode("  ", false, false).unwrap(),
+        ids_of(&t, &["▁", "▁"])
+    );
 }
 
 #[test]
 fn add_space_prefix_prepends_and_decode_strips() {
-    let mut v =
-        vocab(&[("▁", -3.0, N), ("h", -9.0, N), ("i", -9.0, N), ("hi", -2.0, N), ("▁hi", -1.0, N)]);
+    let mut v = vocab(&[
+        ("▁", -3.0, N),
+        ("h", -9.0, N),
+        ("i", -9.0, N),
+        ("hi", -2.0, N),
+        ("▁hi", -1.0, N),
+    ]);
     v.add_space_prefix = true;
     let t = Tokenizer::from_vocab(v).unwrap();
     let ids = t.encode("hi", false, false).unwrap();
@@ -95,14 +123,20 @@ fn add_space_prefix_prepends_and_decode_strips() {
     assert_eq!(t.decode(&ids), "hi");
     // After a special token the prefix is added again.
     let ids = t.encode("hi<end_of_turn>hi", false, true).unwrap();
-    assert_eq!(ids, vec![t.id_of("▁hi").unwrap(), 5, t.id_of("▁hi").unwrap()]);
+    assert_eq!(
+        ids,
+        vec![t.id_of("▁hi").unwrap(), 5, t.id_of("▁hi").unwrap()]
+    );
 }
 
 #[test]
 fn byte_fallback_for_unknown_characters() {
     let t = tok(&[("a", -1.0, N)]);
     let ids = t.encode("aé", false, false).unwrap();
-    assert_eq!(ids, vec![t.id_of("a").unwrap(), byte_id(0xC3), byte_id(0xA9)]);
+    assert_eq!(
+        ids,
+        vec![t.id_of("a").unwrap(), byte_id(0xC3), byte_id(0xA9)]
+    );
     assert_eq!(t.decode(&ids), "aé");
     assert_eq!(t.token_bytes(byte_id(0xC3)), Some(&[0xC3u8][..]));
 }
@@ -129,7 +163,10 @@ fn unknown_when_no_byte_tokens() {
 
     let t = Tokenizer::from_vocab(Vocab { unk: None, ..v }).unwrap();
     let e = t.encode("aé", false, false).unwrap_err();
-    assert!(matches!(e, TokenizerError::NoByteFallback { byte: 0xC3 }), "{e}");
+    assert!(
+        matches!(e, TokenizerError::NoByteFallback { byte: 0xC3 }),
+        "{e}"
+    );
 }
 
 #[test]
@@ -162,13 +199,24 @@ fn control_tokens_only_with_parse_special() {
 
 #[test]
 fn user_defined_tokens_split_even_without_parse_special() {
-    let t = tok(&[("\n", -1.0, U), ("\n\n", -1.0, U), ("<b>", -1.0, U), ("x", -1.0, N)]);
+    let t = tok(&[
+        ("\n", -1.0, U),
+        ("\n\n", -1.0, U),
+        ("<b>", -1.0, U),
+        ("x", -1.0, N),
+    ]);
     let nl = t.id_of("\n").unwrap();
     let nl2 = t.id_of("\n\n").unwrap();
     let b = t.id_of("<b>").unwrap();
     let x = t.id_of("x").unwrap();
-    assert_eq!(t.encode("x\n\n\nx<b>", false, false).unwrap(), vec![x, nl2, nl, x, b]);
-    assert_eq!(t.encode("\n\n\n\n\n", false, true).unwrap(), vec![nl2, nl2, nl]);
+    assert_eq!(
+        t.encode("x\n\n\nx<b>", false, false).unwrap(),
+        vec![x, nl2, nl, x, b]
+    );
+    assert_eq!(
+        t.encode("\n\n\n\n\n", false, true).unwrap(),
+        vec![nl2, nl2, nl]
+    );
     // User-defined tokens decode verbatim.
     assert_eq!(t.decode(&[x, nl2, b]), "x\n\n<b>");
 }
@@ -195,7 +243,10 @@ fn end_of_generation_texts_become_control() {
     assert_eq!(t.encode("</s>", false, true).unwrap(), vec![s]);
     assert_eq!(t.decode(&[s]), "");
     assert!(t.is_eog(s) && t.is_eog(1) && t.is_eog(5) && !t.is_eog(4));
-    assert_eq!(t.encode("<td>", false, false).unwrap(), vec![t.id_of("<td>").unwrap()]);
+    assert_eq!(
+        t.encode("<td>", false, false).unwrap(),
+        vec![t.id_of("<td>").unwrap()]
+    );
 }
 
 #[test]
@@ -203,11 +254,17 @@ fn add_bos_and_eos() {
     let t = tok(&[("a", -1.0, N)]);
     assert_eq!(t.encode("", true, false).unwrap(), vec![2]);
     assert_eq!(t.encode("", false, false).unwrap(), Vec::<u32>::new());
-    assert_eq!(t.encode("a", true, false).unwrap(), vec![2, t.id_of("a").unwrap()]);
+    assert_eq!(
+        t.encode("a", true, false).unwrap(),
+        vec![2, t.id_of("a").unwrap()]
+    );
     let mut v = vocab(&[("a", -1.0, N)]);
     v.add_eos = true;
     let t = Tokenizer::from_vocab(v).unwrap();
-    assert_eq!(t.encode("a", true, false).unwrap(), vec![2, t.id_of("a").unwrap(), 1]);
+    assert_eq!(
+        t.encode("a", true, false).unwrap(),
+        vec![2, t.id_of("a").unwrap(), 1]
+    );
     let mut v = vocab(&[]);
     v.bos = None;
     let t = Tokenizer::from_vocab(v).unwrap();
@@ -223,7 +280,10 @@ fn inconsistent_vocab_is_an_error() {
     let mut v = vocab(&[]);
     v.types.truncate(10);
     let e = Tokenizer::from_vocab(v).unwrap_err();
-    assert_eq!(e.to_string(), "token_type has 10 entries but tokens has 262");
+    assert_eq!(
+        e.to_string(),
+        "token_type has 10 entries but tokens has 262"
+    );
     let mut v = vocab(&[]);
     v.scores.push(0.0);
     assert!(Tokenizer::from_vocab(v)
@@ -236,7 +296,10 @@ fn inconsistent_vocab_is_an_error() {
         Tokenizer::from_vocab(v).unwrap_err().to_string(),
         "eos token id 1000 is out of range (the vocabulary has 262 tokens)"
     );
-    assert!(matches!(Tokenizer::from_vocab(Vocab::default()), Err(TokenizerError::EmptyVocab)));
+    assert!(matches!(
+        Tokenizer::from_vocab(Vocab::default()),
+        Err(TokenizerError::EmptyVocab)
+    ));
     assert!(TokenType::try_from(7).is_err());
     assert_eq!(TokenType::from_gguf(0), TokenType::Unused);
 }
@@ -248,7 +311,10 @@ fn gguf_defaults() {
         ..Default::default()
     };
     let v = Vocab::from_gguf(m).unwrap();
-    assert_eq!((v.bos, v.eos, v.unk, v.pad), (Some(1), Some(2), Some(0), None));
+    assert_eq!(
+        (v.bos, v.eos, v.unk, v.pad),
+        (Some(1), Some(2), Some(0), None)
+    );
     assert!(v.add_bos && !v.add_eos && v.add_space_prefix);
     assert_eq!(v.types, vec![N; 3]);
     let m = GgufVocab {
@@ -365,7 +431,9 @@ fn partition_matches_naive_llama_cpp_order() {
         let k = 1 + next(&mut rng) % 8;
         for _ in 0..k {
             let len = 1 + next(&mut rng) % 5;
-            let s: String = (0..len).map(|_| alphabet[(next(&mut rng) % 4) as usize]).collect();
+            let s: String = (0..len)
+                .map(|_| alphabet[(next(&mut rng) % 4) as usize])
+                .collect();
             if !specials.iter().any(|x| x.1 == s) {
                 specials.push((0, s));
             }
@@ -384,10 +452,15 @@ fn partition_matches_naive_llama_cpp_order() {
         };
         for _ in 0..20 {
             let len = next(&mut rng) % 40;
-            let text: String = (0..len).map(|_| alphabet[(next(&mut rng) % 4) as usize]).collect();
+            let text: String = (0..len)
+                .map(|_| alphabet[(next(&mut rng) % 4) as usize])
+                .collect();
             let got = spm.specials.partition(text.as_bytes(), false);
             let want = naive_partition(&text, &specials);
-            assert_eq!(got, want, "round {round} text {text:?} specials {specials:?}");
+            assert_eq!(
+                got, want,
+                "round {round} text {text:?} specials {specials:?}"
+            );
         }
     }
 }
@@ -470,7 +543,10 @@ fn tokenizer_json_backend() {
     let nl = t.id_of("\n").unwrap();
     assert_eq!(t.encode("hi hi", true, false).unwrap(), vec![2, hi, shi]);
     assert_eq!(t.encode("hi\nhi", false, false).unwrap(), vec![hi, nl, hi]);
-    assert_eq!(t.encode("<start_of_turn>hi", false, true).unwrap(), vec![4, hi]);
+    assert_eq!(
+        t.encode("<start_of_turn>hi", false, true).unwrap(),
+        vec![4, hi]
+    );
     let plain = t.encode("<start_of_turn>hi", false, false).unwrap();
     assert_eq!(plain[0], byte_id(b'<') - 1, "{plain:?}"); // this vocab has one control token fewer before the bytes
     let ids = t.encode("hé hi", false, false).unwrap();

@@ -167,7 +167,11 @@ impl Vocab {
         Ok(Vocab {
             bos: pick("tokenizer.ggml.bos_token_id", Some(1), m.bos_token_id),
             eos: pick("tokenizer.ggml.eos_token_id", Some(2), m.eos_token_id),
-            unk: pick("tokenizer.ggml.unknown_token_id", Some(0), m.unknown_token_id),
+            unk: pick(
+                "tokenizer.ggml.unknown_token_id",
+                Some(0),
+                m.unknown_token_id,
+            ),
             pad: pick("tokenizer.ggml.padding_token_id", None, m.padding_token_id),
             add_bos: m.add_bos_token.unwrap_or(true),
             add_eos: m.add_eos_token.unwrap_or(false),

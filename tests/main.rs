@@ -1,0 +1,4 @@
+//! One test binary for every cross-crate check (one link, one run).
+
+mod parity;
+mod real_model;

@@ -1,0 +1,90 @@
+//! Tiny random Gemma, Gemma 2 and Gemma 3 models made with transformers and converted by
+//! llama.cpp's own converter (scripts/make-tiny-models.py): our logits must match
+//! transformers' at every position, and greedy decoding must match for F32 and Q8_0 files.
+
+use gemkit::{Logits, Model, ModelOptions};
+use gemkit_tests::{fixture, greedy, ids, max_abs_diff, read_json, rows};
+
+const MODELS: &[&str] = &["gemma", "gemma2", "gemma3", "gemma3-scaled"];
+
+fn load(name: &str, quant: &str, options: ModelOptions) -> Model {
+    let path = fixture(&format!("tiny/{name}-{quant}.gguf"));
+    Model::load(&path, &options).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn f32_logits_match_transformers_at_every_position() {
+    for name in MODELS {
+        let expected = read_json(&format!("tiny/{name}.json"));
+        let input = ids(&expected["input_ids"]);
+        let model = load(name, "f32", ModelOptions::reference());
+        let mut cache = model.new_cache();
+        let logits = model.forward(&mut cache, &input, Logits::All).unwrap();
+        let want = rows(&expected["logits"]);
+        for (pos, (got, want)) in logits
+            .chunks(model.config().vocab_size)
+            .zip(&want)
+            .enumerate()
+        {
+            let diff = max_abs_diff(got, want);
+            assert!(diff < 2e-3, "{name}: position {pos} differs by {diff}");
+        }
+    }
+}
+
+#[test]
+fn chunked_prefill_at_any_position_matches_one_pass() {
+    for name in MODELS {
+        let expected = read_json(&format!("tiny/{name}.json"));
+        let input = ids(&expected["input_ids"]);
+        let model = load(name, "f32", ModelOptions::reference());
+        let mut cache = model.new_cache();
+        let whole = model.forward(&mut cache, &input, Logits::All).unwrap();
+        let mut cache = model.new_cache();
+        let mut pieces = Vec::new();
+        for part in [&input[..5], &input[5..6], &input[6..17], &input[17..]] {
+            pieces.extend(model.forward(&mut cache, part, Logits::All).unwrap());
+        }
+        let diff = max_abs_diff(&whole, &pieces);
+        assert!(diff < 1e-4, "{name}: chunked logits differ by {diff}");
+    }
+}
+
+#[test]
+fn greedy_ids_match_transformers_for_f32_and_q8_0() {
+    for name in MODELS {
+        let expected = read_json(&format!("tiny/{name}.json"));
+        let prompt = ids(&expected["greedy"]["prompt_ids"]);
+        let want = ids(&expected["greedy"]["ids"]);
+        for quant in ["f32", "q8_0"] {
+            let model = load(name, quant, ModelOptions::default());
+            let got = greedy(&model, &mut model.new_cache(), &prompt, want.len());
+            assert_eq!(got, want, "{name} {quant}");
+        }
+    }
+}
+
+#[test]
+fn q8_0_logits_match_llama_cpp() {
+    for name in MODELS {
+        let expected = read_json(&format!("tiny/{name}.json"));
+        let input = ids(&expected["input_ids"]);
+        let model = load(name, "q8_0", ModelOptions::default());
+        let logits = model
+            .forward(&mut model.new_cache(), &input, Logits::All)
+            .unwrap();
+        let want = rows(&expected["llama_cpp"]["q8_0"]["logits"]);
+        let scale = want.iter().flatten().fold(0f32, |m, x| m.max(x.abs()));
+        for (pos, (got, want)) in logits
+            .chunks(model.config().vocab_size)
+            .zip(&want)
+            .enumerate()
+        {
+            let diff = max_abs_diff(got, want);
+            assert!(
+                diff < 0.02 * scale,
+                "{name}: position {pos} differs from llama.cpp by {diff} (scale {scale})"
+            );
+        }
+    }
+}
