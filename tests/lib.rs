@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+pub mod corrupt;
+
 use gemkit::{KvCache, Logits, Model};
 
 pub fn fixture(path: &str) -> PathBuf {

@@ -1,4 +1,5 @@
 //! One test binary for every cross-crate check (one link, one run).
 
+mod malformed;
 mod parity;
 mod real_model;

@@ -64,27 +64,29 @@ fn greedy_ids_match_transformers_for_f32_and_q8_0() {
     }
 }
 
+/// Q8_0 weights cannot match f32 logits exactly; the bar is llama.cpp's own error on the
+/// same file, measured against the same transformers logits.
 #[test]
-fn q8_0_logits_match_llama_cpp() {
+fn q8_0_logits_are_as_close_to_transformers_as_llama_cpp() {
     for name in MODELS {
         let expected = read_json(&format!("tiny/{name}.json"));
         let input = ids(&expected["input_ids"]);
+        let reference = rows(&expected["logits"]);
+        let llama = rows(&expected["llama_cpp"]["q8_0"]["logits"]);
         let model = load(name, "q8_0", ModelOptions::default());
         let logits = model
             .forward(&mut model.new_cache(), &input, Logits::All)
             .unwrap();
-        let want = rows(&expected["llama_cpp"]["q8_0"]["logits"]);
-        let scale = want.iter().flatten().fold(0f32, |m, x| m.max(x.abs()));
-        for (pos, (got, want)) in logits
-            .chunks(model.config().vocab_size)
-            .zip(&want)
-            .enumerate()
-        {
-            let diff = max_abs_diff(got, want);
-            assert!(
-                diff < 0.02 * scale,
-                "{name}: position {pos} differs from llama.cpp by {diff} (scale {scale})"
-            );
-        }
+        let worst = |rows: &mut dyn Iterator<Item = &[f32]>| {
+            rows.zip(&reference)
+                .map(|(got, want)| max_abs_diff(got, want))
+                .fold(0f32, f32::max)
+        };
+        let ours = worst(&mut logits.chunks(model.config().vocab_size));
+        let theirs = worst(&mut llama.iter().map(Vec::as_slice));
+        assert!(
+            ours <= 1.25 * theirs + 0.05,
+            "{name}: Q8_0 logits off by {ours}, llama.cpp's by {theirs}"
+        );
     }
 }

@@ -79,11 +79,20 @@ impl TensorInfo {
     }
 }
 
+/// Where the sections of a file begin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub metadata_start: usize,
+    pub tensor_infos_start: usize,
+    pub data_start: usize,
+}
+
 /// A parsed GGUF file over any bytes: a memory map in use, a `Vec` in tests.
 pub struct Gguf<B: AsRef<[u8]> = Mmap> {
     bytes: B,
     pub version: u32,
     pub alignment: usize,
+    pub layout: Layout,
     metadata: Vec<(String, Value)>,
     metadata_index: HashMap<String, usize>,
     tensors: Vec<TensorInfo>,
@@ -126,6 +135,7 @@ impl<B: AsRef<[u8]>> Gguf<B> {
             bytes,
             version: header.version,
             alignment: header.alignment,
+            layout: header.layout,
             metadata: header.metadata,
             metadata_index,
             tensors: header.tensors,

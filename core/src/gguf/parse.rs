@@ -2,7 +2,7 @@
 //! compared with the bytes left before it sizes anything, and each failure names the key or
 //! tensor it was reading.
 
-use super::{ArrayRef, TensorInfo, Value, ValueType};
+use super::{ArrayRef, Layout, TensorInfo, Value, ValueType};
 use crate::dtype::FileDType;
 
 const MAGIC: &[u8; 4] = b"GGUF";
@@ -68,6 +68,7 @@ pub enum GgufError {
 pub(super) struct Header {
     pub version: u32,
     pub alignment: usize,
+    pub layout: Layout,
     pub metadata: Vec<(String, Value)>,
     pub tensors: Vec<TensorInfo>,
 }
@@ -336,6 +337,7 @@ pub(super) fn parse_header(bytes: &[u8]) -> Result<Header, GgufError> {
         },
     };
 
+    let tensor_infos_start = r.pos;
     let mut tensors = Vec::new();
     let mut offsets = Vec::new();
     let mut names = std::collections::HashSet::new();
@@ -382,6 +384,11 @@ pub(super) fn parse_header(bytes: &[u8]) -> Result<Header, GgufError> {
     Ok(Header {
         version,
         alignment,
+        layout: Layout {
+            metadata_start: 24,
+            tensor_infos_start,
+            data_start,
+        },
         metadata,
         tensors,
     })

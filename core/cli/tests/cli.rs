@@ -1,0 +1,202 @@
+//! The CLI's contract: commands, JSON fields, and errors as one line with a non-zero exit.
+
+use std::process::Command;
+
+use gemkit_tests::corrupt::{corruptions, map, mentions, temp_dir, write_temp};
+use gemkit_tests::fixture;
+
+#[test]
+fn cli_reports_each_corruption_in_one_line() {
+    let m = map(std::fs::read(fixture("tiny/gemma2-f32.gguf")).expect("fixture"));
+    let dir = temp_dir("cli");
+    for (name, bytes, expect) in corruptions(&m) {
+        let path = write_temp(&dir, &name, &bytes);
+        for args in [
+            vec!["info", "--model"],
+            vec!["generate", "--max-tokens", "2", "--prompt", "hi", "--model"],
+        ] {
+            let out = Command::new(env!("CARGO_BIN_EXE_gemkit"))
+                .args(&args)
+                .arg(&path)
+                .output()
+                .expect("gemkit runs");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{name}: {args:?}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{name}: {args:?}: {stderr}");
+            assert!(
+                stderr.starts_with("error: ") && mentions(&stderr, expect),
+                "{name}: {stderr}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+fn gemkit(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gemkit"))
+        .args(args)
+        .output()
+        .expect("gemkit runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json_of(args: &[&str]) -> serde_json::Value {
+    let (code, stdout, stderr) = gemkit(args);
+    assert_eq!(code, Some(0), "{args:?}: {stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
+}
+
+#[test]
+fn json_outputs_keep_their_fields() {
+    let model = fixture("tiny/gemma3-q8_0.gguf");
+    let model = model.to_str().unwrap();
+
+    let info = json_of(&["info", "--model", model, "--json"]);
+    for key in [
+        "architecture",
+        "n_layer",
+        "n_embd",
+        "n_head",
+        "n_head_kv",
+        "head_dim",
+        "n_ff",
+        "vocab_size",
+        "context_length",
+        "quant_types",
+        "file_bytes",
+        "kv_cache_bytes",
+        "rss_anon_bytes",
+        "rss_file_bytes",
+        "load_ms",
+    ] {
+        assert!(info.get(key).is_some(), "info lacks {key}: {info}");
+    }
+    assert_eq!(info["architecture"], "gemma3");
+
+    let with_bos = json_of(&[
+        "tokenize",
+        "--model",
+        model,
+        "--text",
+        "hello world",
+        "--json",
+    ]);
+    let without = json_of(&[
+        "tokenize",
+        "--model",
+        model,
+        "--text",
+        "hello world",
+        "--no-bos",
+        "--json",
+    ]);
+    let (with_bos, without) = (
+        with_bos["ids"].as_array().unwrap(),
+        without["ids"].as_array().unwrap(),
+    );
+    assert_eq!(with_bos[0], 2);
+    assert_eq!(&with_bos[1..], &without[..]);
+
+    let logits = json_of(&["logits", "--model", model, "--ids", "2,10,11", "--json"]);
+    let rows = logits["logits"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(
+        rows[0].as_array().unwrap().len(),
+        info["vocab_size"].as_u64().unwrap() as usize
+    );
+
+    let gen = json_of(&[
+        "generate",
+        "--model",
+        model,
+        "--prompt",
+        "hello",
+        "--max-tokens",
+        "5",
+        "--temperature",
+        "0",
+        "--json",
+    ]);
+    for key in ["prompt_ids", "ids", "text"] {
+        assert!(gen.get(key).is_some(), "generate lacks {key}: {gen}");
+    }
+    for key in [
+        "prompt_tokens",
+        "generated_tokens",
+        "load_ms",
+        "ttft_ms",
+        "prefill_tok_s",
+        "decode_tok_s",
+    ] {
+        assert!(
+            gen["stats"].get(key).is_some(),
+            "generate stats lack {key}: {gen}"
+        );
+    }
+    assert!(gen["ids"].as_array().unwrap().len() <= 5);
+}
+
+#[test]
+fn generate_streams_the_same_text_it_reports() {
+    let model = fixture("tiny/gemma2-q8_0.gguf");
+    let model = model.to_str().unwrap();
+    let args = [
+        "generate",
+        "--model",
+        model,
+        "--prompt",
+        "a b c",
+        "--max-tokens",
+        "12",
+        "--temperature",
+        "0",
+    ];
+    let (code, streamed, stderr) = gemkit(&args);
+    assert_eq!(code, Some(0), "{stderr}");
+    let json = json_of(&[&args[..], &["--json"]].concat());
+    assert_eq!(
+        streamed.trim_end_matches('\n'),
+        json["text"].as_str().unwrap()
+    );
+}
+
+#[test]
+fn bad_arguments_are_one_line_errors() {
+    let model = fixture("tiny/gemma-f32.gguf");
+    let model = model.to_str().unwrap();
+    for args in [
+        vec!["frobnicate"],
+        vec!["info"],
+        vec!["info", "--model", "/nonexistent/model.gguf"],
+        vec!["info", "--model", model, "--bogus", "1"],
+        vec!["logits", "--model", model, "--ids", "2,x"],
+        vec!["logits", "--model", model, "--ids", "2,99999"],
+        vec![
+            "generate",
+            "--model",
+            model,
+            "--prompt",
+            "hi",
+            "--max-tokens",
+            "many",
+        ],
+        vec!["generate", "--model", model, "--prompt", "hi", "--ctx", "0"],
+        vec![
+            "generate",
+            "--model",
+            model,
+            "--prompt",
+            "hi",
+            "--max-tokens",
+        ],
+    ] {
+        let (code, _, stderr) = gemkit(&args);
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    }
+}
