@@ -50,6 +50,34 @@ fn chunked_prefill_at_any_position_matches_one_pass() {
     }
 }
 
+/// With 3-token prefill steps, each sliding layer's ring holds window + 2 positions, so the
+/// sequence wraps it several times; logits must not notice.
+#[test]
+fn sliding_window_rings_wrap_without_changing_logits() {
+    for name in ["gemma2", "gemma3"] {
+        let expected = read_json(&format!("tiny/{name}.json"));
+        let input = ids(&expected["input_ids"]);
+        let options = ModelOptions {
+            prefill_chunk: 3,
+            ..ModelOptions::reference()
+        };
+        let model = load(name, "f32", options);
+        let window = model.config().layers.iter().find_map(|l| l.window).unwrap();
+        assert!(input.len() > 2 * (window + 2), "{name}: the ring must wrap");
+        let mut cache = model.new_cache();
+        let logits = model.forward(&mut cache, &input, Logits::All).unwrap();
+        let want = rows(&expected["logits"]);
+        for (pos, (got, want)) in logits
+            .chunks(model.config().vocab_size)
+            .zip(&want)
+            .enumerate()
+        {
+            let diff = max_abs_diff(got, want);
+            assert!(diff < 2e-3, "{name}: position {pos} differs by {diff}");
+        }
+    }
+}
+
 #[test]
 fn greedy_ids_match_transformers_for_f32_and_q8_0() {
     for name in MODELS {

@@ -38,6 +38,20 @@ pub fn run(argv: &[String]) -> CmdResult {
         "tokenize" => tokenize(&args),
         "logits" => logits(&args),
         "generate" => generate_cmd(&args),
+        "bench" => {
+            let report = crate::bench::bench(&args)?;
+            if args.switch("json") {
+                out_json(&report)
+            } else {
+                let lines: Vec<String> = report
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| format!("{k:<24} {v}"))
+                    .collect();
+                out(&(lines.join("\n") + "\n"))
+            }
+        }
         other => Err(format!("unknown command {other:?} (try gemkit --help)")),
     }
 }

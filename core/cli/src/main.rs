@@ -3,6 +3,7 @@
 //! Every failure is one line on stderr and a non-zero exit.
 
 mod args;
+mod bench;
 mod commands;
 
 use std::io::Write;
@@ -15,7 +16,9 @@ commands:
   tokenize  --model PATH --text TEXT [--no-bos] [--json]
   logits    --model PATH --ids 2,651,9 [--json]
   generate  --model PATH --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K]
-            [--top-p P] [--seed S] [--threads N] [--ctx N] [--json]";
+            [--top-p P] [--seed S] [--threads N] [--ctx N] [--json]
+  bench     --model PATH [--prompt-tokens 128] [--gen-tokens 128] [--threads N] [--repeat R]
+            [--ctx N] [--json]";
 
 fn main() -> ExitCode {
     // A bug must still end as one line, never a backtrace.

@@ -26,9 +26,9 @@ use config::Keys;
 use rope::RopeTable;
 use weights::Weights;
 
-/// Tokens run through the network at once during prefill. Sliding layers keep this many
-/// extra KV slots beyond their window.
-pub const PREFILL_CHUNK: usize = 128;
+/// Tokens run through the network at once during prefill, by default. Sliding layers keep
+/// this many extra KV slots beyond their window.
+pub const DEFAULT_PREFILL_CHUNK: usize = 128;
 /// Context used when the caller names none and the model was trained with more.
 pub const DEFAULT_CONTEXT: usize = 4096;
 
@@ -41,6 +41,9 @@ pub struct ModelOptions {
     pub threads: Option<usize>,
     pub kv_type: KvType,
     pub precision: Precision,
+    /// Tokens per prefill step: larger is faster, smaller keeps sliding layers' KV rings
+    /// closer to their window (each holds `window + prefill_chunk - 1` positions).
+    pub prefill_chunk: usize,
 }
 
 impl Default for ModelOptions {
@@ -50,6 +53,7 @@ impl Default for ModelOptions {
             threads: None,
             kv_type: KvType::F16,
             precision: Precision::Fast,
+            prefill_chunk: DEFAULT_PREFILL_CHUNK,
         }
     }
 }
@@ -84,6 +88,7 @@ pub struct Model {
     tokenizer: Tokenizer,
     context: usize,
     kv_type: KvType,
+    prefill_chunk: usize,
     load_time: std::time::Duration,
 }
 
@@ -126,6 +131,11 @@ impl Model {
                 config.train_context
             );
         }
+        if options.prefill_chunk == 0 {
+            return Err(Error::InvalidArgument(
+                "prefill chunk must be at least 1 token".into(),
+            ));
+        }
         let threads = match options.threads {
             Some(0) => return Err(Error::InvalidArgument("threads must be at least 1".into())),
             Some(n) => n,
@@ -146,6 +156,7 @@ impl Model {
             tokenizer,
             context,
             kv_type: options.kv_type,
+            prefill_chunk: options.prefill_chunk,
             load_time: start.elapsed(),
         };
         log::info!(
@@ -190,12 +201,12 @@ impl Model {
 
     /// A new, empty KV cache sized for this model's context.
     pub fn new_cache(&self) -> KvCache {
-        KvCache::new(&self.config, self.kv_type, self.context, PREFILL_CHUNK)
+        KvCache::new(&self.config, self.kv_type, self.context, self.prefill_chunk)
     }
 
     /// Bytes a KV cache of `context` tokens takes, without allocating one.
     pub fn kv_cache_bytes(&self, context: usize) -> usize {
-        KvCache::bytes_for(&self.config, self.kv_type, context, PREFILL_CHUNK)
+        KvCache::bytes_for(&self.config, self.kv_type, context, self.prefill_chunk)
     }
 
     /// Bytes of the RoPE tables (anonymous memory that scales with the context).
@@ -222,7 +233,7 @@ impl Model {
             });
         }
         let mut out = Vec::new();
-        let chunks = tokens.chunks(PREFILL_CHUNK);
+        let chunks = tokens.chunks(self.prefill_chunk);
         let n_chunks = chunks.len();
         for (i, chunk) in chunks.enumerate() {
             let n_logits = match logits {

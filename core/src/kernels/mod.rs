@@ -1,0 +1,373 @@
+//! Integer dot products between one weight row in a ggml block layout and 1..=4 quantized
+//! activation rows.
+//!
+//! The weight row is the file's own bytes (`&[u8]`, only 2-byte aligned), read in place. The
+//! activations are quantized once per product with [`quantize_row_q8_0`] (for Q4_0, Q4_1, Q5_0,
+//! Q5_1 and Q8_0 weights) or [`quantize_row_q8k`] (for the K-quants), bit-for-bit like ggml's
+//! reference quantizers, so every integer sum matches llama.cpp's and only the order of the
+//! float scale products differs.
+//!
+//! Q4_1 and Q5_1 take [`BlockQ8_0`] activations too (llama.cpp uses Q8_1, whose extra field is
+//! `d·Σqs` rounded to f16): the kernels add the exact `m·d·Σqs` term from the Q8_0 block
+//! instead, so one activation format serves every 32-element weight type.
+//!
+//! Each `dot_*` runs the kernel family of [`detected()`]; `dot_*_with` takes an explicit
+//! [`Isa`] (it panics when that family cannot run here), for tests and benchmarks.
+//!
+//! Activation quants must lie in `-127..=127`, as both quantizers produce (the x86 kernels use
+//! `vpsignb`/`vpmaddubsw`, which would wrap on -128).
+
+use std::sync::OnceLock;
+
+use half::f16;
+
+mod scalar;
+
+#[cfg(target_arch = "x86_64")]
+#[macro_use]
+mod x86;
+#[cfg(target_arch = "x86_64")]
+mod x86_k;
+
+#[cfg(target_arch = "aarch64")]
+mod neon;
+#[cfg(target_arch = "aarch64")]
+mod neon_k;
+
+#[cfg(test)]
+mod tests;
+
+/// Elements per K-quant super-block and per [`BlockQ8K`].
+pub const QK_K: usize = 256;
+/// Elements per Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 block and per [`BlockQ8_0`].
+pub const QK8_0: usize = 32;
+
+/// 32 activations as `d * qs[i]`: ggml's `block_q8_0` (34 bytes).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct BlockQ8_0 {
+    pub d: f16,
+    pub qs: [i8; QK8_0],
+}
+
+/// 256 activations as `d * qs[i]`, with `bsums[g]` the sum of `qs[16g..16g+16]`: ggml's
+/// `block_q8_K` (292 bytes).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct BlockQ8K {
+    pub d: f32,
+    pub qs: [i8; QK_K],
+    pub bsums: [i16; QK_K / 16],
+}
+
+const _: () = assert!(std::mem::size_of::<BlockQ8_0>() == 34);
+const _: () = assert!(std::mem::size_of::<BlockQ8K>() == 292);
+
+impl Default for BlockQ8_0 {
+    fn default() -> Self {
+        Self {
+            d: f16::ZERO,
+            qs: [0; QK8_0],
+        }
+    }
+}
+
+impl Default for BlockQ8K {
+    fn default() -> Self {
+        Self {
+            d: 0.0,
+            qs: [0; QK_K],
+            bsums: [0; QK_K / 16],
+        }
+    }
+}
+
+/// Bytes of one weight block, per type.
+pub const Q4_0_BYTES: usize = 18;
+pub const Q4_1_BYTES: usize = 20;
+pub const Q5_0_BYTES: usize = 22;
+pub const Q5_1_BYTES: usize = 24;
+pub const Q8_0_BYTES: usize = 34;
+pub const Q2K_BYTES: usize = 84;
+pub const Q3K_BYTES: usize = 110;
+pub const Q4K_BYTES: usize = 144;
+pub const Q5K_BYTES: usize = 176;
+pub const Q6K_BYTES: usize = 210;
+
+/// Quantizes `x` (a multiple of 32 long) into `out` (`x.len() / 32` blocks) exactly as ggml's
+/// `quantize_row_q8_0_ref`: `d = max|x| / 127` stored as f16, `qs = round(x / d)` (halves away
+/// from zero) computed with the unrounded f32 `1/d`.
+pub fn quantize_row_q8_0(x: &[f32], out: &mut [BlockQ8_0]) {
+    assert_eq!(x.len(), out.len() * QK8_0, "quantize_row_q8_0 sizes");
+    for (xb, yb) in x.chunks_exact(QK8_0).zip(out.iter_mut()) {
+        let amax = xb.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let d = amax / 127.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        yb.d = f16::from_f32(d);
+        for (q, v) in yb.qs.iter_mut().zip(xb) {
+            *q = (v * id).round() as i8;
+        }
+    }
+}
+
+/// Quantizes `x` (a multiple of 256 long) into `out` exactly as ggml's `quantize_row_q8_K_ref`:
+/// the element of largest magnitude maps to -127, the others round half to even, and `bsums`
+/// holds the sums of each 16 quants.
+pub fn quantize_row_q8k(x: &[f32], out: &mut [BlockQ8K]) {
+    assert_eq!(x.len(), out.len() * QK_K, "quantize_row_q8k sizes");
+    for (xb, yb) in x.chunks_exact(QK_K).zip(out.iter_mut()) {
+        let (mut amax, mut max) = (0f32, 0f32);
+        for &v in xb {
+            if v.abs() > amax {
+                amax = v.abs();
+                max = v;
+            }
+        }
+        if amax == 0.0 {
+            *yb = BlockQ8K::default();
+            continue;
+        }
+        let iscale = -127.0 / max;
+        for (q, v) in yb.qs.iter_mut().zip(xb) {
+            *q = ((iscale * v).round_ties_even() as i32).min(127) as i8;
+        }
+        for (s, g) in yb.bsums.iter_mut().zip(yb.qs.chunks_exact(16)) {
+            *s = g.iter().map(|&q| q as i16).sum();
+        }
+        yb.d = 1.0 / iscale;
+    }
+}
+
+/// A family of kernels, each needing the CPU features its name says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Isa {
+    /// Portable Rust: the reference.
+    Scalar,
+    /// x86-64 AVX2 + FMA + F16C.
+    Avx2,
+    /// AVX2 plus AVX-512 F/BW/VL and AVX-512 VNNI, used on 256-bit vectors
+    /// (`vpdpbusd`/`vpdpwssd`, mask registers and 32 vector registers).
+    Avx512Vnni,
+    /// aarch64 baseline Advanced SIMD (`smull`/`sadalp`).
+    Neon,
+    /// aarch64 with the dot-product extension (`sdot`).
+    NeonDotprod,
+    /// aarch64 with dotprod and i8mm. The kernels are the `NeonDotprod` ones: `smmla` pairs two
+    /// weight rows with two activation rows, which a one-weight-row kernel cannot use.
+    NeonI8mm,
+}
+
+impl Isa {
+    pub const ALL: [Isa; 6] = [
+        Isa::Scalar,
+        Isa::Avx2,
+        Isa::Avx512Vnni,
+        Isa::Neon,
+        Isa::NeonDotprod,
+        Isa::NeonI8mm,
+    ];
+
+    /// Whether this CPU can run the family (checked at run time).
+    pub fn is_available(self) -> bool {
+        match self {
+            Isa::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => {
+                is_x86_feature_detected!("avx2")
+                    && is_x86_feature_detected!("fma")
+                    && is_x86_feature_detected!("f16c")
+            }
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512Vnni => {
+                Isa::Avx2.is_available()
+                    && is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512bw")
+                    && is_x86_feature_detected!("avx512vl")
+                    && is_x86_feature_detected!("avx512vnni")
+            }
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => std::arch::is_aarch64_feature_detected!("neon"),
+            #[cfg(target_arch = "aarch64")]
+            Isa::NeonDotprod => {
+                Isa::Neon.is_available() && std::arch::is_aarch64_feature_detected!("dotprod")
+            }
+            #[cfg(target_arch = "aarch64")]
+            Isa::NeonI8mm => {
+                Isa::NeonDotprod.is_available() && std::arch::is_aarch64_feature_detected!("i8mm")
+            }
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+
+    /// Every family this CPU can run, slowest first.
+    pub fn available() -> Vec<Isa> {
+        Isa::ALL.into_iter().filter(|i| i.is_available()).collect()
+    }
+}
+
+/// The fastest family this CPU runs, detected once. `GEMKIT_ISA=scalar|avx2|avx512vnni|neon|
+/// neondotprod|neoni8mm` lowers it (a family this CPU lacks is ignored).
+pub fn detected() -> Isa {
+    static DETECTED: OnceLock<Isa> = OnceLock::new();
+    *DETECTED.get_or_init(|| {
+        let best = *Isa::available().last().expect("scalar is always available");
+        let wanted = std::env::var("GEMKIT_ISA").ok().and_then(|name| {
+            Isa::ALL
+                .into_iter()
+                .find(|i| format!("{i:?}").eq_ignore_ascii_case(name.trim()))
+        });
+        match wanted {
+            Some(isa) if isa.is_available() => isa,
+            _ => best,
+        }
+    })
+}
+
+/// Panics unless `w` is whole blocks, there are 1..=4 activation rows each of one block per
+/// weight block, and `out` has room for each row's result.
+#[inline]
+fn check<A>(w: &[u8], block_bytes: usize, xs: &[&[A]], out: &[f32]) {
+    assert!(
+        w.len().is_multiple_of(block_bytes),
+        "weight row is whole blocks"
+    );
+    assert!(
+        (1..=4).contains(&xs.len()),
+        "1..=4 activation rows, got {}",
+        xs.len()
+    );
+    assert!(out.len() >= xs.len(), "one output per activation row");
+    let nb = w.len() / block_bytes;
+    for x in xs {
+        assert_eq!(x.len(), nb, "activation blocks match weight blocks");
+    }
+}
+
+macro_rules! kernel {
+    ($(#[$doc:meta])* $name:ident, $with:ident, $act:ty, $bytes:expr,
+     x86: $avx2:ident, $vnni:ident; arm: $neon:ident, $dotprod:ident) => {
+        $(#[$doc])*
+        pub fn $name(w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
+            check(w, $bytes, xs, out);
+            // SAFETY: `detected()` only returns families this CPU runs; sizes checked above.
+            unsafe { run(detected(), w, xs, out) }
+        }
+
+        /// As the function without `_with`, on the given kernel family.
+        pub fn $with(isa: Isa, w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
+            assert!(isa.is_available(), "{isa:?} is not available on this CPU");
+            check(w, $bytes, xs, out);
+            // SAFETY: availability and sizes checked above.
+            unsafe { run(isa, w, xs, out) }
+        }
+
+        /// # Safety
+        /// `isa` must be available and the sizes valid per [`check`].
+        #[inline]
+        unsafe fn run(isa: Isa, w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
+            match isa {
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => x86::$avx2(w, xs, out),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512Vnni => x86::$vnni(w, xs, out),
+                #[cfg(target_arch = "aarch64")]
+                Isa::Neon => neon::$neon(w, xs, out),
+                #[cfg(target_arch = "aarch64")]
+                Isa::NeonDotprod | Isa::NeonI8mm => neon::$dotprod(w, xs, out),
+                _ => scalar::$name(w, xs, out),
+            }
+        }
+    };
+}
+
+macro_rules! kernels {
+    ($($(#[$doc:meta])* $mod:ident :: $name:ident, $with:ident, $act:ty, $bytes:expr,
+       x86: $avx2:ident, $vnni:ident; arm: $neon:ident, $dotprod:ident;)*) => {
+        $(
+            mod $mod {
+                use super::*;
+                kernel!($(#[$doc])* $name, $with, $act, $bytes,
+                        x86: $avx2, $vnni; arm: $neon, $dotprod);
+            }
+            pub use $mod::{$name, $with};
+        )*
+    };
+}
+
+kernels! {
+    /// `out[j] = dot(w, xs[j])` for a Q4_0 weight row (18-byte blocks).
+    k_q4_0::dot_q4_0, dot_q4_0_with, BlockQ8_0, Q4_0_BYTES,
+        x86: q4_0_avx2, q4_0_vnni; arm: q4_0_neon, q4_0_dotprod;
+    /// `out[j] = dot(w, xs[j])` for a Q4_1 weight row (20-byte blocks), Q8_0 activations.
+    k_q4_1::dot_q4_1, dot_q4_1_with, BlockQ8_0, Q4_1_BYTES,
+        x86: q4_1_avx2, q4_1_vnni; arm: q4_1_neon, q4_1_dotprod;
+    /// `out[j] = dot(w, xs[j])` for a Q5_0 weight row (22-byte blocks).
+    k_q5_0::dot_q5_0, dot_q5_0_with, BlockQ8_0, Q5_0_BYTES,
+        x86: q5_0_avx2, q5_0_vnni; arm: q5_0_neon, q5_0_dotprod;
+    /// `out[j] = dot(w, xs[j])` for a Q5_1 weight row (24-byte blocks), Q8_0 activations.
+    k_q5_1::dot_q5_1, dot_q5_1_with, BlockQ8_0, Q5_1_BYTES,
+        x86: q5_1_avx2, q5_1_vnni; arm: q5_1_neon, q5_1_dotprod;
+    /// `out[j] = dot(w, xs[j])` for a Q8_0 weight row (34-byte blocks).
+    k_q8_0::dot_q8_0, dot_q8_0_with, BlockQ8_0, Q8_0_BYTES,
+        x86: q8_0_avx2, q8_0_vnni; arm: q8_0_neon, q8_0_dotprod;
+    /// `out[j] = dot(w, xs[j])` for a Q2_K weight row (84-byte super-blocks).
+    k_q2k::dot_q2k, dot_q2k_with, BlockQ8K, Q2K_BYTES,
+        x86: q2k_avx2, q2k_vnni; arm: q2k_neon, q2k_dotprod;
+    /// `out[j] = dot(w, xs[j])` for a Q3_K weight row (110-byte super-blocks).
+    k_q3k::dot_q3k, dot_q3k_with, BlockQ8K, Q3K_BYTES,
+        x86: q3k_avx2, q3k_vnni; arm: q3k_neon, q3k_dotprod;
+    /// `out[j] = dot(w, xs[j])` for a Q4_K weight row (144-byte super-blocks).
+    k_q4k::dot_q4k, dot_q4k_with, BlockQ8K, Q4K_BYTES,
+        x86: q4k_avx2, q4k_vnni; arm: q4k_neon, q4k_dotprod;
+    /// `out[j] = dot(w, xs[j])` for a Q5_K weight row (176-byte super-blocks).
+    k_q5k::dot_q5k, dot_q5k_with, BlockQ8K, Q5K_BYTES,
+        x86: q5k_avx2, q5k_vnni; arm: q5k_neon, q5k_dotprod;
+    /// `out[j] = dot(w, xs[j])` for a Q6_K weight row (210-byte super-blocks).
+    k_q6k::dot_q6k, dot_q6k_with, BlockQ8K, Q6K_BYTES,
+        x86: q6k_avx2, q6k_vnni; arm: q6k_neon, q6k_dotprod;
+}
+
+/// Little-endian reads from the weight bytes, which are only 2-byte aligned.
+#[inline(always)]
+fn le_u16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+#[inline(always)]
+fn le_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+#[inline(always)]
+fn f16_at(b: &[u8], at: usize) -> f32 {
+    f16::from_bits(le_u16(b, at)).to_f32()
+}
+
+/// The eight 6-bit (scale, min) pairs of a Q4_K/Q5_K super-block from its 12 packed bytes:
+/// pairs 0..4 are the low 6 bits of bytes 0..4 and 4..8; pairs 4..8 take their low 4 bits from
+/// the nibbles of bytes 8..12 and their top 2 bits from the top bits of bytes 0..8.
+#[inline(always)]
+fn k4_scales_mins(s: &[u8]) -> ([u8; 8], [u8; 8]) {
+    let (mut sc, mut mn) = ([0u8; 8], [0u8; 8]);
+    for j in 0..4 {
+        sc[j] = s[j] & 63;
+        mn[j] = s[j + 4] & 63;
+        sc[j + 4] = (s[j + 8] & 0xF) | ((s[j] >> 6) << 4);
+        mn[j + 4] = (s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4);
+    }
+    (sc, mn)
+}
+
+/// The sixteen 6-bit scales of a Q3_K super-block, minus 32: low 4 bits from the nibbles of
+/// bytes 0..8 (low nibbles first), top 2 bits from bytes 8..12, two bits per group of four.
+#[inline(always)]
+fn k3_scales(s: &[u8]) -> [i8; 16] {
+    let mut out = [0i8; 16];
+    for (j, o) in out.iter_mut().enumerate() {
+        let low = if j < 8 { s[j] & 0xF } else { s[j - 8] >> 4 };
+        let high = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+        *o = (low | (high << 4)) as i8 - 32;
+    }
+    out
+}
