@@ -5,6 +5,7 @@ mod error;
 pub mod generate;
 pub mod gguf;
 pub mod info;
+pub mod kernels;
 mod model;
 mod quant;
 pub mod sampling;

@@ -2,7 +2,8 @@
 //!
 //! A weight matrix is a [`QMatrix`]: rows of blocks in the file's own layout, never copied.
 //! In [`Precision::Fast`] the activations are quantized once per product to the weight type's
-//! partner format (Q8_0 or Q8_K, as llama.cpp does) and each row is an integer dot product.
+//! partner format (Q8_0 or Q8_K, as llama.cpp does) and each row is an integer dot product from
+//! [`crate::kernels`], chosen for the CPU at run time.
 //! [`Precision::Exact`] dequantizes each weight row to f32 and keeps the activations in f32:
 //! the reference path that `gemkit logits` uses.
 
@@ -13,6 +14,7 @@ use candle_core::quantized::k_quants::{
 use half::{bf16, f16};
 
 use crate::dtype::DType;
+use crate::kernels;
 use crate::threads::{SharedMut, ThreadPool};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,20 +94,21 @@ impl<'a> QMatrix<'a> {
         if precision == Precision::Exact {
             return self.matmul_exact(x, n, y, pool);
         }
+        use kernels::{quantize_row_q8_0 as q8_0, quantize_row_q8k as q8k};
         match self.dtype {
-            DType::F32 => self.matmul_fast::<f32>(x, n, y, pool),
-            DType::F16 => self.matmul_fast::<f16>(x, n, y, pool),
-            DType::BF16 => self.matmul_fast::<bf16>(x, n, y, pool),
-            DType::Q4_0 => self.matmul_fast::<BlockQ4_0>(x, n, y, pool),
-            DType::Q4_1 => self.matmul_fast::<BlockQ4_1>(x, n, y, pool),
-            DType::Q5_0 => self.matmul_fast::<BlockQ5_0>(x, n, y, pool),
-            DType::Q5_1 => self.matmul_fast::<BlockQ5_1>(x, n, y, pool),
-            DType::Q8_0 => self.matmul_fast::<BlockQ8_0>(x, n, y, pool),
-            DType::Q2K => self.matmul_fast::<BlockQ2K>(x, n, y, pool),
-            DType::Q3K => self.matmul_fast::<BlockQ3K>(x, n, y, pool),
-            DType::Q4K => self.matmul_fast::<BlockQ4K>(x, n, y, pool),
-            DType::Q5K => self.matmul_fast::<BlockQ5K>(x, n, y, pool),
-            DType::Q6K => self.matmul_fast::<BlockQ6K>(x, n, y, pool),
+            DType::F32 => self.matmul_float::<f32>(x, n, y, pool),
+            DType::F16 => self.matmul_float::<f16>(x, n, y, pool),
+            DType::BF16 => self.matmul_float::<bf16>(x, n, y, pool),
+            DType::Q4_0 => self.matmul_blocks(x, n, y, pool, q8_0, kernels::dot_q4_0),
+            DType::Q4_1 => self.matmul_blocks(x, n, y, pool, q8_0, kernels::dot_q4_1),
+            DType::Q5_0 => self.matmul_blocks(x, n, y, pool, q8_0, kernels::dot_q5_0),
+            DType::Q5_1 => self.matmul_blocks(x, n, y, pool, q8_0, kernels::dot_q5_1),
+            DType::Q8_0 => self.matmul_blocks(x, n, y, pool, q8_0, kernels::dot_q8_0),
+            DType::Q2K => self.matmul_blocks(x, n, y, pool, q8k, kernels::dot_q2k),
+            DType::Q3K => self.matmul_blocks(x, n, y, pool, q8k, kernels::dot_q3k),
+            DType::Q4K => self.matmul_blocks(x, n, y, pool, q8k, kernels::dot_q4k),
+            DType::Q5K => self.matmul_blocks(x, n, y, pool, q8k, kernels::dot_q5k),
+            DType::Q6K => self.matmul_blocks(x, n, y, pool, q8k, kernels::dot_q6k),
         }
     }
 
@@ -115,14 +118,13 @@ impl<'a> QMatrix<'a> {
         (self.rows.div_ceil(per_task), per_task)
     }
 
-    fn matmul_fast<T: GgmlType>(&self, x: &[f32], n: usize, y: &mut [f32], pool: &ThreadPool) {
+    /// Float weights: candle's dot products, activations in the weight's own type.
+    fn matmul_float<T: GgmlType>(&self, x: &[f32], n: usize, y: &mut [f32], pool: &ThreadPool) {
         let w: &[T] = blocks(self.data);
-        let w_row_blocks = self.cols / T::BLCK_SIZE;
-        let x_row_blocks = self.cols / T::VecDotType::BLCK_SIZE;
-        let mut xq = vec![T::VecDotType::zeros(); n * x_row_blocks];
+        let mut xq = vec![T::VecDotType::zeros(); n * self.cols];
         for (xr, qr) in x
             .chunks_exact(self.cols)
-            .zip(xq.chunks_exact_mut(x_row_blocks))
+            .zip(xq.chunks_exact_mut(self.cols))
         {
             T::VecDotType::from_float(xr, qr);
         }
@@ -131,10 +133,57 @@ impl<'a> QMatrix<'a> {
         let rows = self.rows;
         pool.run(n_tasks, &|task| {
             for r in task * per_task..((task + 1) * per_task).min(rows) {
-                let wr = &w[r * w_row_blocks..(r + 1) * w_row_blocks];
-                for (t, xr) in xq.chunks_exact(x_row_blocks).enumerate() {
+                let wr = &w[r * self.cols..(r + 1) * self.cols];
+                for (t, xr) in xq.chunks_exact(self.cols).enumerate() {
                     // SAFETY: each task owns rows r of its range, for every t.
                     unsafe { out.write(t * rows + r, T::vec_dot(self.cols, wr, xr)) };
+                }
+            }
+        });
+    }
+
+    /// Quantized weights: activations quantized once to the kernels' 8-bit format `A`, then
+    /// each weight row meets up to four activation rows per load. Tokens go in tiles so a
+    /// task's weight rows stay in cache while the tile's activations stream past.
+    fn matmul_blocks<A: Copy + Default + Sync>(
+        &self,
+        x: &[f32],
+        n: usize,
+        y: &mut [f32],
+        pool: &ThreadPool,
+        quantize: fn(&[f32], &mut [A]),
+        dot: fn(&[u8], &[&[A]], &mut [f32]),
+    ) {
+        const TOKEN_TILE: usize = 32;
+        // One activation block per weight block: Q8_0 for 32-element types, Q8_K for K-quants.
+        let act_len = self.cols / self.dtype.block_len();
+        let mut xq = vec![A::default(); n * act_len];
+        for (xr, qr) in x.chunks_exact(self.cols).zip(xq.chunks_exact_mut(act_len)) {
+            quantize(xr, qr);
+        }
+        let row_bytes = self.row_bytes();
+        let (n_tasks, per_task) = self.row_chunks(pool);
+        let out = SharedMut::new(y);
+        let rows = self.rows;
+        pool.run(n_tasks, &|task| {
+            let row_range = task * per_task..((task + 1) * per_task).min(rows);
+            for (tile_index, tile) in xq.chunks(TOKEN_TILE * act_len).enumerate() {
+                for r in row_range.clone() {
+                    let wr = &self.data[r * row_bytes..(r + 1) * row_bytes];
+                    for (group_index, group) in tile.chunks(4 * act_len).enumerate() {
+                        let mut xs: [&[A]; 4] = [&[]; 4];
+                        let count = group.len() / act_len;
+                        for (slot, xr) in xs.iter_mut().zip(group.chunks_exact(act_len)) {
+                            *slot = xr;
+                        }
+                        let mut dots = [0f32; 4];
+                        dot(wr, &xs[..count], &mut dots);
+                        let t0 = tile_index * TOKEN_TILE + group_index * 4;
+                        for (j, d) in dots[..count].iter().enumerate() {
+                            // SAFETY: each task owns rows r of its range, for every token.
+                            unsafe { out.write((t0 + j) * rows + r, *d) };
+                        }
+                    }
                 }
             }
         });

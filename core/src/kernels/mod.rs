@@ -27,13 +27,18 @@ mod scalar;
 #[macro_use]
 mod x86;
 #[cfg(target_arch = "x86_64")]
+mod x86_512;
+#[cfg(target_arch = "x86_64")]
 mod x86_k;
 
 #[cfg(target_arch = "aarch64")]
+#[macro_use]
 mod neon;
 #[cfg(target_arch = "aarch64")]
 mod neon_k;
 
+#[cfg(test)]
+mod bench;
 #[cfg(test)]
 mod tests;
 
@@ -246,7 +251,7 @@ fn check<A>(w: &[u8], block_bytes: usize, xs: &[&[A]], out: &[f32]) {
 
 macro_rules! kernel {
     ($(#[$doc:meta])* $name:ident, $with:ident, $act:ty, $bytes:expr,
-     x86: $avx2:ident, $vnni:ident; arm: $neon:ident, $dotprod:ident) => {
+     x86: $avx2:path, $vnni:path; arm: $neon:path, $dotprod:path) => {
         $(#[$doc])*
         pub fn $name(w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
             check(w, $bytes, xs, out);
@@ -268,13 +273,13 @@ macro_rules! kernel {
         unsafe fn run(isa: Isa, w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
             match isa {
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => x86::$avx2(w, xs, out),
+                Isa::Avx2 => $avx2(w, xs, out),
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx512Vnni => x86::$vnni(w, xs, out),
+                Isa::Avx512Vnni => $vnni(w, xs, out),
                 #[cfg(target_arch = "aarch64")]
-                Isa::Neon => neon::$neon(w, xs, out),
+                Isa::Neon => $neon(w, xs, out),
                 #[cfg(target_arch = "aarch64")]
-                Isa::NeonDotprod | Isa::NeonI8mm => neon::$dotprod(w, xs, out),
+                Isa::NeonDotprod | Isa::NeonI8mm => $dotprod(w, xs, out),
                 _ => scalar::$name(w, xs, out),
             }
         }
@@ -283,7 +288,7 @@ macro_rules! kernel {
 
 macro_rules! kernels {
     ($($(#[$doc:meta])* $mod:ident :: $name:ident, $with:ident, $act:ty, $bytes:expr,
-       x86: $avx2:ident, $vnni:ident; arm: $neon:ident, $dotprod:ident;)*) => {
+       x86: $avx2:path, $vnni:path; arm: $neon:path, $dotprod:path;)*) => {
         $(
             mod $mod {
                 use super::*;
@@ -298,34 +303,34 @@ macro_rules! kernels {
 kernels! {
     /// `out[j] = dot(w, xs[j])` for a Q4_0 weight row (18-byte blocks).
     k_q4_0::dot_q4_0, dot_q4_0_with, BlockQ8_0, Q4_0_BYTES,
-        x86: q4_0_avx2, q4_0_vnni; arm: q4_0_neon, q4_0_dotprod;
+        x86: x86::q4_0_avx2, x86_512::q4_0_vnni; arm: neon::q4_0_neon, neon::q4_0_dotprod;
     /// `out[j] = dot(w, xs[j])` for a Q4_1 weight row (20-byte blocks), Q8_0 activations.
     k_q4_1::dot_q4_1, dot_q4_1_with, BlockQ8_0, Q4_1_BYTES,
-        x86: q4_1_avx2, q4_1_vnni; arm: q4_1_neon, q4_1_dotprod;
+        x86: x86::q4_1_avx2, x86::q4_1_vnni; arm: neon::q4_1_neon, neon::q4_1_dotprod;
     /// `out[j] = dot(w, xs[j])` for a Q5_0 weight row (22-byte blocks).
     k_q5_0::dot_q5_0, dot_q5_0_with, BlockQ8_0, Q5_0_BYTES,
-        x86: q5_0_avx2, q5_0_vnni; arm: q5_0_neon, q5_0_dotprod;
+        x86: x86::q5_0_avx2, x86_512::q5_0_vnni; arm: neon::q5_0_neon, neon::q5_0_dotprod;
     /// `out[j] = dot(w, xs[j])` for a Q5_1 weight row (24-byte blocks), Q8_0 activations.
     k_q5_1::dot_q5_1, dot_q5_1_with, BlockQ8_0, Q5_1_BYTES,
-        x86: q5_1_avx2, q5_1_vnni; arm: q5_1_neon, q5_1_dotprod;
+        x86: x86::q5_1_avx2, x86::q5_1_vnni; arm: neon::q5_1_neon, neon::q5_1_dotprod;
     /// `out[j] = dot(w, xs[j])` for a Q8_0 weight row (34-byte blocks).
     k_q8_0::dot_q8_0, dot_q8_0_with, BlockQ8_0, Q8_0_BYTES,
-        x86: q8_0_avx2, q8_0_vnni; arm: q8_0_neon, q8_0_dotprod;
+        x86: x86::q8_0_avx2, x86_512::q8_0_vnni; arm: neon::q8_0_neon, neon::q8_0_dotprod;
     /// `out[j] = dot(w, xs[j])` for a Q2_K weight row (84-byte super-blocks).
     k_q2k::dot_q2k, dot_q2k_with, BlockQ8K, Q2K_BYTES,
-        x86: q2k_avx2, q2k_vnni; arm: q2k_neon, q2k_dotprod;
+        x86: x86_k::q2k_avx2, x86_k::q2k_vnni; arm: neon_k::q2k_neon, neon_k::q2k_dotprod;
     /// `out[j] = dot(w, xs[j])` for a Q3_K weight row (110-byte super-blocks).
     k_q3k::dot_q3k, dot_q3k_with, BlockQ8K, Q3K_BYTES,
-        x86: q3k_avx2, q3k_vnni; arm: q3k_neon, q3k_dotprod;
+        x86: x86_k::q3k_avx2, x86_k::q3k_vnni; arm: neon_k::q3k_neon, neon_k::q3k_dotprod;
     /// `out[j] = dot(w, xs[j])` for a Q4_K weight row (144-byte super-blocks).
     k_q4k::dot_q4k, dot_q4k_with, BlockQ8K, Q4K_BYTES,
-        x86: q4k_avx2, q4k_vnni; arm: q4k_neon, q4k_dotprod;
+        x86: x86_k::q4k_avx2, x86_k::q4k_vnni; arm: neon_k::q4k_neon, neon_k::q4k_dotprod;
     /// `out[j] = dot(w, xs[j])` for a Q5_K weight row (176-byte super-blocks).
     k_q5k::dot_q5k, dot_q5k_with, BlockQ8K, Q5K_BYTES,
-        x86: q5k_avx2, q5k_vnni; arm: q5k_neon, q5k_dotprod;
+        x86: x86_k::q5k_avx2, x86_k::q5k_vnni; arm: neon_k::q5k_neon, neon_k::q5k_dotprod;
     /// `out[j] = dot(w, xs[j])` for a Q6_K weight row (210-byte super-blocks).
     k_q6k::dot_q6k, dot_q6k_with, BlockQ8K, Q6K_BYTES,
-        x86: q6k_avx2, q6k_vnni; arm: q6k_neon, q6k_dotprod;
+        x86: x86_k::q6k_avx2, x86_k::q6k_vnni; arm: neon_k::q6k_neon, neon_k::q6k_dotprod;
 }
 
 /// Little-endian reads from the weight bytes, which are only 2-byte aligned.
@@ -337,6 +342,18 @@ fn le_u16(b: &[u8], at: usize) -> u16 {
 #[inline(always)]
 fn le_u32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// f16 bits to f32 with integer operations and one exact multiply (no F16C or FEAT_FP16):
+/// exponent and mantissa move into f32 position and 2^112 rebiases them, which also
+/// normalizes subnormals; infinities and NaNs get an all-ones exponent.
+#[inline(always)]
+#[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+fn f16_to_f32(h: u16) -> f32 {
+    let em = (h & 0x7FFF) as u32;
+    let v = f32::from_bits(em << 13) * f32::from_bits(0x7780_0000);
+    let special = if em >= 0x7C00 { 0x7F80_0000 } else { 0 };
+    f32::from_bits(v.to_bits() | special | (((h & 0x8000) as u32) << 16))
 }
 
 #[inline(always)]

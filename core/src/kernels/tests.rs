@@ -174,14 +174,18 @@ impl Aligned {
     fn new(bytes: &[u8]) -> Self {
         let mut v = vec![0u64; bytes.len().div_ceil(8)];
         // SAFETY: the u64 storage holds at least `bytes.len()` bytes.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), v.as_mut_ptr().cast(), bytes.len()) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), v.as_mut_ptr().cast(), bytes.len())
+        };
         Aligned(v, bytes.len())
     }
     fn view<T>(&self) -> &[T] {
         assert_eq!(self.1 % std::mem::size_of::<T>(), 0);
         assert!(std::mem::align_of::<T>() <= 8);
         // SAFETY: aligned storage of plain-data `repr(C)` blocks of the same layout.
-        unsafe { std::slice::from_raw_parts(self.0.as_ptr().cast(), self.1 / std::mem::size_of::<T>()) }
+        unsafe {
+            std::slice::from_raw_parts(self.0.as_ptr().cast(), self.1 / std::mem::size_of::<T>())
+        }
     }
 }
 
@@ -189,8 +193,12 @@ fn act_bytes(a: &Act) -> &[u8] {
     // SAFETY: plain-data blocks viewed as bytes.
     unsafe {
         match a {
-            Act::Q8_0(q) => std::slice::from_raw_parts(q.as_ptr().cast(), std::mem::size_of_val(q.as_slice())),
-            Act::Q8K(q) => std::slice::from_raw_parts(q.as_ptr().cast(), std::mem::size_of_val(q.as_slice())),
+            Act::Q8_0(q) => {
+                std::slice::from_raw_parts(q.as_ptr().cast(), std::mem::size_of_val(q.as_slice()))
+            }
+            Act::Q8K(q) => {
+                std::slice::from_raw_parts(q.as_ptr().cast(), std::mem::size_of_val(q.as_slice()))
+            }
         }
     }
 }
@@ -255,23 +263,53 @@ fn check_type(w: W) {
         let base = store.as_ptr().align_offset(8) + 2;
         store[base..base + row.len()].copy_from_slice(&row);
         let wrow = &store[base..base + row.len()];
-        let acts: Vec<Act> = (0..4).map(|_| Act::new(w, &random_x(n, &mut rng))).collect();
+        let acts: Vec<Act> = (0..4)
+            .map(|_| Act::new(w, &random_x(n, &mut rng)))
+            .collect();
         for (t, x) in acts.iter().enumerate() {
             let (cdot, deq) = candle_ref(w, &row, x, n);
             let xf = x.dequantize();
-            let exact: f64 = deq.iter().zip(&xf).map(|(a, b)| *a as f64 * *b as f64).sum();
-            let scale: f64 = deq.iter().zip(&xf).map(|(a, b)| (*a as f64 * *b as f64).abs()).sum();
+            let exact: f64 = deq
+                .iter()
+                .zip(&xf)
+                .map(|(a, b)| *a as f64 * *b as f64)
+                .sum();
+            let scale: f64 = deq
+                .iter()
+                .zip(&xf)
+                .map(|(a, b)| (*a as f64 * *b as f64).abs())
+                .sum();
             let mut s = [0f32];
             dot(Isa::Scalar, w, wrow, &[x], &mut s);
-            close(s[0], exact, scale, &format!("{w:?} n={n} t={t} scalar vs f64 of to_float"));
+            close(
+                s[0],
+                exact,
+                scale,
+                &format!("{w:?} n={n} t={t} scalar vs f64 of to_float"),
+            );
             if let Some(c) = cdot {
-                close(s[0], c as f64, scale, &format!("{w:?} n={n} t={t} scalar vs candle"));
+                close(
+                    s[0],
+                    c as f64,
+                    scale,
+                    &format!("{w:?} n={n} t={t} scalar vs candle"),
+                );
             }
             for isa in Isa::available() {
                 let mut o = [0f32];
                 dot(isa, w, wrow, &[x], &mut o);
-                close(o[0], s[0] as f64, scale, &format!("{w:?} n={n} t={t} {isa:?} vs scalar"));
-                close(o[0], exact, scale, &format!("{w:?} n={n} t={t} {isa:?} vs f64"));
+                close(
+                    o[0],
+                    s[0] as f64,
+                    scale,
+                    &format!("{w:?} n={n} t={t} {isa:?} vs scalar"),
+                );
+                close(
+                    o[0],
+                    exact,
+                    scale,
+                    &format!("{w:?} n={n} t={t} {isa:?} vs f64"),
+                );
             }
         }
         for isa in Isa::available() {
@@ -287,7 +325,11 @@ fn check_type(w: W) {
                 let xs: Vec<&Act> = acts[..rows].iter().collect();
                 let mut o = [f32::NAN; 4];
                 dot(isa, w, wrow, &xs, &mut o);
-                assert_eq!(&o[..rows], &single[..rows], "{w:?} n={n} {isa:?} {rows} rows");
+                assert_eq!(
+                    &o[..rows],
+                    &single[..rows],
+                    "{w:?} n={n} {isa:?} {rows} rows"
+                );
             }
         }
     }
@@ -340,18 +382,31 @@ fn quantized_weights_match_candle() {
     fn go<T: GgmlType>(w: W) {
         let n = 1024;
         let mut rng = Rng::new(77);
-        let wf: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin() + 0.3 * rng.f32()).collect();
+        let wf: Vec<f32> = (0..n)
+            .map(|i| (i as f32 * 0.37).sin() + 0.3 * rng.f32())
+            .collect();
         let mut blocks = vec![T::zeros(); n / T::BLCK_SIZE];
         T::from_float(&wf, &mut blocks);
         // SAFETY: plain-data blocks viewed as bytes.
         let row = unsafe {
-            std::slice::from_raw_parts(blocks.as_ptr().cast::<u8>(), std::mem::size_of_val(blocks.as_slice()))
+            std::slice::from_raw_parts(
+                blocks.as_ptr().cast::<u8>(),
+                std::mem::size_of_val(blocks.as_slice()),
+            )
         };
         let x = Act::new(w, &random_x(n, &mut rng));
         let (cdot, deq) = candle_ref(w, row, &x, n);
         let xf = x.dequantize();
-        let exact: f64 = deq.iter().zip(&xf).map(|(a, b)| *a as f64 * *b as f64).sum();
-        let scale: f64 = deq.iter().zip(&xf).map(|(a, b)| (*a as f64 * *b as f64).abs()).sum();
+        let exact: f64 = deq
+            .iter()
+            .zip(&xf)
+            .map(|(a, b)| *a as f64 * *b as f64)
+            .sum();
+        let scale: f64 = deq
+            .iter()
+            .zip(&xf)
+            .map(|(a, b)| (*a as f64 * *b as f64).abs())
+            .sum();
         for isa in Isa::available() {
             let mut o = [0f32];
             dot(isa, w, row, &[&x], &mut o);
@@ -378,7 +433,10 @@ fn quantizers_match_candle_bytes() {
     let mut rng = Rng::new(5);
     for trial in 0..20 {
         let n = 1024;
-        let mut x: Vec<f32> = random_x(n, &mut rng).iter().map(|v| v * (trial as f32 + 0.5)).collect();
+        let mut x: Vec<f32> = random_x(n, &mut rng)
+            .iter()
+            .map(|v| v * (trial as f32 + 0.5))
+            .collect();
         if trial == 0 {
             x[..256].fill(0.0); // an all-zero block of each kind
         }
@@ -421,11 +479,26 @@ fn quantizer_edge_cases() {
 }
 
 #[test]
+fn f16_conversion_is_exact() {
+    for h in 0..=u16::MAX {
+        let (ours, theirs) = (f16_to_f32(h), f16::from_bits(h).to_f32());
+        assert!(
+            ours.to_bits() == theirs.to_bits() || (ours.is_nan() && theirs.is_nan()),
+            "{h:#06x}: {ours} vs {theirs}"
+        );
+    }
+}
+
+#[test]
 fn detected_is_the_best_available() {
     let best = *Isa::available().last().unwrap();
     if std::env::var("GEMKIT_ISA").is_err() {
         assert_eq!(detected(), best);
     }
     assert!(Isa::available().contains(&Isa::Scalar));
-    eprintln!("kernels: available {:?}, detected {:?}", Isa::available(), detected());
+    eprintln!(
+        "kernels: available {:?}, detected {:?}",
+        Isa::available(),
+        detected()
+    );
 }

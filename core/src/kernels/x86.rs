@@ -38,7 +38,12 @@ impl Tier for Avx2 {
         // Byte i takes byte i/8 of `bits`, then tests its bit i%8.
         let spread = _mm256_shuffle_epi8(
             _mm256_set1_epi32(bits as i32),
-            _mm256_setr_epi64x(0, 0x0101_0101_0101_0101, 0x0202_0202_0202_0202, 0x0303_0303_0303_0303),
+            _mm256_setr_epi64x(
+                0,
+                0x0101_0101_0101_0101,
+                0x0202_0202_0202_0202,
+                0x0303_0303_0303_0303,
+            ),
         );
         let bit = _mm256_set1_epi64x(0x8040_2010_0804_0201u64 as i64);
         _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit)
@@ -60,40 +65,54 @@ impl Tier for Vnni {
     }
 }
 
-/// Wraps a body generic over `<T: Tier, const N: usize>` into the AVX2 and VNNI entry points.
-macro_rules! x86_entry {
-    ($avx2:ident, $vnni:ident, $body:ident, $act:ty) => {
+/// Wraps a body generic over `<T: Tier, K, const N: usize>` into an AVX2 entry point.
+macro_rules! x86_avx2_entry {
+    ($avx2:ident, $body:ident :: <$kind:ty>, $act:ty) => {
         /// # Safety
         /// AVX2, FMA and F16C must be available and the sizes valid per `check`.
         #[target_feature(enable = "avx2,fma,f16c")]
         pub(super) unsafe fn $avx2(w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
             match xs.len() {
-                1 => $body::<Avx2, 1>(w, xs, out),
-                2 => $body::<Avx2, 2>(w, xs, out),
-                3 => $body::<Avx2, 3>(w, xs, out),
-                _ => $body::<Avx2, 4>(w, xs, out),
-            }
-        }
-
-        /// # Safety
-        /// The [`Isa::Avx512Vnni`] features must be available and the sizes valid.
-        #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-        pub(super) unsafe fn $vnni(w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
-            match xs.len() {
-                1 => $body::<Vnni, 1>(w, xs, out),
-                2 => $body::<Vnni, 2>(w, xs, out),
-                3 => $body::<Vnni, 3>(w, xs, out),
-                _ => $body::<Vnni, 4>(w, xs, out),
+                1 => $body::<Avx2, $kind, 1>(w, xs, out),
+                2 => $body::<Avx2, $kind, 2>(w, xs, out),
+                3 => $body::<Avx2, $kind, 3>(w, xs, out),
+                _ => $body::<Avx2, $kind, 4>(w, xs, out),
             }
         }
     };
 }
 
-x86_entry!(q4_0_avx2, q4_0_vnni, q4_0, BlockQ8_0);
-x86_entry!(q4_1_avx2, q4_1_vnni, q4_1, BlockQ8_0);
-x86_entry!(q5_0_avx2, q5_0_vnni, q5_0, BlockQ8_0);
-x86_entry!(q5_1_avx2, q5_1_vnni, q5_1, BlockQ8_0);
-x86_entry!(q8_0_avx2, q8_0_vnni, q8_0, BlockQ8_0);
+/// Wraps a body generic over `<T: Tier, K, const N: usize>` into an AVX-512 VNNI entry point.
+macro_rules! x86_vnni_entry {
+    ($vnni:ident, $body:ident :: <$tier:ident, $kind:ty>, $act:ty) => {
+        /// # Safety
+        /// The [`Isa::Avx512Vnni`] features must be available and the sizes valid.
+        #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+        pub(super) unsafe fn $vnni(w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
+            match xs.len() {
+                1 => $body::<$tier, $kind, 1>(w, xs, out),
+                2 => $body::<$tier, $kind, 2>(w, xs, out),
+                3 => $body::<$tier, $kind, 3>(w, xs, out),
+                _ => $body::<$tier, $kind, 4>(w, xs, out),
+            }
+        }
+    };
+}
+
+/// Both entry points of a body generic over `<T: Tier, K, const N: usize>`.
+macro_rules! x86_entry {
+    ($avx2:ident, $vnni:ident, $body:ident :: <$kind:ty>, $act:ty) => {
+        x86_avx2_entry!($avx2, $body::<$kind>, $act);
+        x86_vnni_entry!($vnni, $body::<Vnni, $kind>, $act);
+    };
+}
+
+// Q4_0, Q5_0 and Q8_0 have 512-bit VNNI versions in `x86_512.rs`.
+x86_avx2_entry!(q4_0_avx2, signed_blocks::<Q4_0>, BlockQ8_0);
+x86_entry!(q4_1_avx2, q4_1_vnni, affine_blocks::<Q4_1>, BlockQ8_0);
+x86_avx2_entry!(q5_0_avx2, signed_blocks::<Q5_0>, BlockQ8_0);
+x86_entry!(q5_1_avx2, q5_1_vnni, affine_blocks::<Q5_1>, BlockQ8_0);
+x86_avx2_entry!(q8_0_avx2, signed_blocks::<Q8_0>, BlockQ8_0);
 
 /// An f16 read from possibly unaligned bytes, broadcast to 8 f32 lanes.
 #[inline(always)]
@@ -121,127 +140,161 @@ unsafe fn load32(p: *const i8) -> __m256i {
     _mm256_loadu_si256(p.cast())
 }
 
-/// The loop shared by the signed block types: `decode(block)` gives 32 signed weights, which
-/// meet each activation row by the sign trick. Two accumulators per row hide FMA latency.
+/// A 32-element block type: its size and its decoding to 32 bytes of quants.
+///
+/// (Traits rather than closures: a closure would be compiled without the wrapper's target
+/// features, and the intrinsics inside it would become calls.)
+pub(super) trait Block32 {
+    const BYTES: usize;
+    /// The 32 weights of the block at `p`: signed for [`signed_blocks`], unsigned for
+    /// [`affine_blocks`].
+    unsafe fn quants<T: Tier>(p: *const u8) -> __m256i;
+}
+
+/// The loop shared by the signed block types: each block's 32 signed weights meet each
+/// activation row by the sign trick. Two accumulators per row hide FMA latency.
 #[inline(always)]
-unsafe fn signed_blocks<T: Tier, const N: usize>(
+unsafe fn signed_blocks<T: Tier, B: Block32, const N: usize>(
     w: &[u8],
-    bytes: usize,
     xs: &[&[BlockQ8_0]],
     out: &mut [f32],
-    decode: impl Fn(*const u8) -> __m256i,
 ) {
-    let nb = w.len() / bytes;
+    let nb = w.len() / B::BYTES;
     let ys: [*const BlockQ8_0; N] = std::array::from_fn(|r| xs[r].as_ptr());
-    let step = |b: usize, acc: &mut [__m256; N]| {
-        let p = w.as_ptr().add(b * bytes);
-        let q = decode(p);
-        let aq = _mm256_sign_epi8(q, q);
-        let dw = f16x8(p);
-        for r in 0..N {
-            let y = ys[r].add(b);
-            let sy = _mm256_sign_epi8(load32((*y).qs.as_ptr()), q);
-            let dot = T::dpbusd(_mm256_setzero_si256(), aq, sy);
-            let d = _mm256_mul_ps(dw, f16x8(y.cast()));
-            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), d, acc[r]);
-        }
-    };
     let mut a0 = [_mm256_setzero_ps(); N];
     let mut a1 = [_mm256_setzero_ps(); N];
     let mut b = 0;
     while b + 1 < nb {
-        step(b, &mut a0);
-        step(b + 1, &mut a1);
+        signed_step::<T, B, N>(w.as_ptr(), b, &ys, &mut a0);
+        signed_step::<T, B, N>(w.as_ptr(), b + 1, &ys, &mut a1);
         b += 2;
     }
     if b < nb {
-        step(b, &mut a0);
+        signed_step::<T, B, N>(w.as_ptr(), b, &ys, &mut a0);
     }
     for r in 0..N {
         out[r] = hsum(_mm256_add_ps(a0[r], a1[r]));
     }
 }
 
-/// The loop shared by the affine types: `decode(block)` gives 32 unsigned weights `q`, and
-/// `d·q + m` meets each row as `d·dy·Σq·y + m·dy·Σy`.
 #[inline(always)]
-unsafe fn affine_blocks<T: Tier, const N: usize>(
+pub(super) unsafe fn signed_step<T: Tier, B: Block32, const N: usize>(
+    w: *const u8,
+    b: usize,
+    ys: &[*const BlockQ8_0; N],
+    acc: &mut [__m256; N],
+) {
+    let p = w.add(b * B::BYTES);
+    let q = B::quants::<T>(p);
+    let aq = _mm256_sign_epi8(q, q);
+    let dw = f16x8(p);
+    for r in 0..N {
+        let y = ys[r].add(b);
+        let sy = _mm256_sign_epi8(load32((*y).qs.as_ptr()), q);
+        let dot = T::dpbusd(_mm256_setzero_si256(), aq, sy);
+        let d = _mm256_mul_ps(dw, f16x8(y.cast()));
+        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), d, acc[r]);
+    }
+}
+
+/// The loop shared by the affine types: each block's 32 unsigned weights `q` stand for
+/// `d·q + m`, which meets each row as `d·dy·Σq·y + m·dy·Σy`.
+#[inline(always)]
+unsafe fn affine_blocks<T: Tier, B: Block32, const N: usize>(
     w: &[u8],
-    bytes: usize,
     xs: &[&[BlockQ8_0]],
     out: &mut [f32],
-    decode: impl Fn(*const u8) -> __m256i,
 ) {
-    let nb = w.len() / bytes;
+    let nb = w.len() / B::BYTES;
     let ys: [*const BlockQ8_0; N] = std::array::from_fn(|r| xs[r].as_ptr());
-    let ones = _mm256_set1_epi8(1);
-    let step = |b: usize, acc: &mut [__m256; N]| {
-        let p = w.as_ptr().add(b * bytes);
-        let q = decode(p);
-        let (dw, mw) = (f16x8(p), f16x8(p.add(2)));
-        for r in 0..N {
-            let y = ys[r].add(b);
-            let yv = load32((*y).qs.as_ptr());
-            let dot = T::dpbusd(_mm256_setzero_si256(), q, yv);
-            let sum = T::dpbusd(_mm256_setzero_si256(), ones, yv);
-            let dy = f16x8(y.cast());
-            let a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(mw, dy), acc[r]);
-            acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw, dy), a);
-        }
-    };
     let mut a0 = [_mm256_setzero_ps(); N];
     let mut a1 = [_mm256_setzero_ps(); N];
     let mut b = 0;
     while b + 1 < nb {
-        step(b, &mut a0);
-        step(b + 1, &mut a1);
+        affine_step::<T, B, N>(w.as_ptr(), b, &ys, &mut a0);
+        affine_step::<T, B, N>(w.as_ptr(), b + 1, &ys, &mut a1);
         b += 2;
     }
     if b < nb {
-        step(b, &mut a0);
+        affine_step::<T, B, N>(w.as_ptr(), b, &ys, &mut a0);
     }
     for r in 0..N {
         out[r] = hsum(_mm256_add_ps(a0[r], a1[r]));
+    }
+}
+
+#[inline(always)]
+unsafe fn affine_step<T: Tier, B: Block32, const N: usize>(
+    w: *const u8,
+    b: usize,
+    ys: &[*const BlockQ8_0; N],
+    acc: &mut [__m256; N],
+) {
+    let p = w.add(b * B::BYTES);
+    let q = B::quants::<T>(p);
+    let (dw, mw) = (f16x8(p), f16x8(p.add(2)));
+    for r in 0..N {
+        let y = ys[r].add(b);
+        let yv = load32((*y).qs.as_ptr());
+        let dot = T::dpbusd(_mm256_setzero_si256(), q, yv);
+        let sum = T::dpbusd(_mm256_setzero_si256(), _mm256_set1_epi8(1), yv);
+        let dy = f16x8(y.cast());
+        let a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(mw, dy), acc[r]);
+        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw, dy), a);
     }
 }
 
 /// Q4_0: `d | qs[16]`, weight = nibble − 8.
-#[inline(always)]
-unsafe fn q4_0<T: Tier, const N: usize>(w: &[u8], xs: &[&[BlockQ8_0]], out: &mut [f32]) {
-    signed_blocks::<T, N>(w, Q4_0_BYTES, xs, out, |p| {
+pub(super) struct Q4_0;
+impl Block32 for Q4_0 {
+    const BYTES: usize = Q4_0_BYTES;
+    #[inline(always)]
+    unsafe fn quants<T: Tier>(p: *const u8) -> __m256i {
         _mm256_sub_epi8(nibbles(p.add(2)), _mm256_set1_epi8(8))
-    })
+    }
 }
 
 /// Q5_0: `d | qh (u32) | qs[16]`, weight = (nibble | bit·16) − 16, i.e. the nibble with its
 /// top four bits set where the fifth bit is clear.
-#[inline(always)]
-unsafe fn q5_0<T: Tier, const N: usize>(w: &[u8], xs: &[&[BlockQ8_0]], out: &mut [f32]) {
-    signed_blocks::<T, N>(w, Q5_0_BYTES, xs, out, |p| {
+pub(super) struct Q5_0;
+impl Block32 for Q5_0 {
+    const BYTES: usize = Q5_0_BYTES;
+    #[inline(always)]
+    unsafe fn quants<T: Tier>(p: *const u8) -> __m256i {
         let bits = T::bytes_from_bits(p.add(2).cast::<u32>().read_unaligned());
         let high = _mm256_andnot_si256(bits, _mm256_set1_epi8(0xF0u8 as i8));
         _mm256_or_si256(nibbles(p.add(6)), high)
-    })
+    }
 }
 
 /// Q8_0: `d | qs[32]`.
-#[inline(always)]
-unsafe fn q8_0<T: Tier, const N: usize>(w: &[u8], xs: &[&[BlockQ8_0]], out: &mut [f32]) {
-    signed_blocks::<T, N>(w, Q8_0_BYTES, xs, out, |p| load32(p.add(2).cast()))
+pub(super) struct Q8_0;
+impl Block32 for Q8_0 {
+    const BYTES: usize = Q8_0_BYTES;
+    #[inline(always)]
+    unsafe fn quants<T: Tier>(p: *const u8) -> __m256i {
+        load32(p.add(2).cast())
+    }
 }
 
 /// Q4_1: `d | m | qs[16]`, weight = d·nibble + m.
-#[inline(always)]
-unsafe fn q4_1<T: Tier, const N: usize>(w: &[u8], xs: &[&[BlockQ8_0]], out: &mut [f32]) {
-    affine_blocks::<T, N>(w, Q4_1_BYTES, xs, out, |p| nibbles(p.add(4)))
+pub(super) struct Q4_1;
+impl Block32 for Q4_1 {
+    const BYTES: usize = Q4_1_BYTES;
+    #[inline(always)]
+    unsafe fn quants<T: Tier>(p: *const u8) -> __m256i {
+        nibbles(p.add(4))
+    }
 }
 
 /// Q5_1: `d | m | qh (u32) | qs[16]`, weight = d·(nibble | bit·16) + m.
-#[inline(always)]
-unsafe fn q5_1<T: Tier, const N: usize>(w: &[u8], xs: &[&[BlockQ8_0]], out: &mut [f32]) {
-    affine_blocks::<T, N>(w, Q5_1_BYTES, xs, out, |p| {
+pub(super) struct Q5_1;
+impl Block32 for Q5_1 {
+    const BYTES: usize = Q5_1_BYTES;
+    #[inline(always)]
+    unsafe fn quants<T: Tier>(p: *const u8) -> __m256i {
         let bits = T::bytes_from_bits(p.add(4).cast::<u32>().read_unaligned());
         let high = _mm256_and_si256(bits, _mm256_set1_epi8(0x10));
         _mm256_or_si256(nibbles(p.add(8)), high)
-    })
+    }
 }

@@ -14,11 +14,18 @@ use std::arch::x86_64::*;
 use super::x86::{f16x8, hsum, Avx2, Tier, Vnni};
 use super::*;
 
-x86_entry!(q2k_avx2, q2k_vnni, q2k, BlockQ8K);
-x86_entry!(q3k_avx2, q3k_vnni, q3k, BlockQ8K);
-x86_entry!(q4k_avx2, q4k_vnni, q4k, BlockQ8K);
-x86_entry!(q5k_avx2, q5k_vnni, q5k, BlockQ8K);
-x86_entry!(q6k_avx2, q6k_vnni, q6k, BlockQ8K);
+x86_entry!(q2k_avx2, q2k_vnni, k_blocks::<Q2K>, BlockQ8K);
+x86_entry!(q3k_avx2, q3k_vnni, k_blocks::<Q3K>, BlockQ8K);
+x86_entry!(q4k_avx2, q4k_vnni, k_blocks::<Q4K>, BlockQ8K);
+x86_entry!(q5k_avx2, q5k_vnni, k_blocks::<Q5K>, BlockQ8K);
+x86_entry!(q6k_avx2, q6k_vnni, k_blocks::<Q6K>, BlockQ8K);
+
+/// A K-quant type: its super-block size and decoding (a trait, not a closure, so that it is
+/// compiled with the wrapper's target features).
+trait KQuant {
+    const BYTES: usize;
+    unsafe fn decode(p: *const u8) -> Super;
+}
 
 /// A super-block decoded for [`k_blocks`].
 struct Super {
@@ -44,21 +51,19 @@ unsafe fn pair(scales: __m256i, k: usize) -> __m256i {
     )
 }
 
-/// The loop shared by the K-quants: `decode` turns a super-block into a [`Super`], which
-/// meets each activation row. Two integer accumulators per row hide `vpdpwssd` latency.
+/// The loop shared by the K-quants: each super-block decoded to a [`Super`] meets each
+/// activation row. Two integer accumulators per row hide `vpdpwssd` latency.
 #[inline(always)]
-unsafe fn k_blocks<T: Tier, const N: usize>(
+unsafe fn k_blocks<T: Tier, K: KQuant, const N: usize>(
     w: &[u8],
-    bytes: usize,
     xs: &[&[BlockQ8K]],
     out: &mut [f32],
-    decode: impl Fn(*const u8) -> Super,
 ) {
-    let nb = w.len() / bytes;
+    let nb = w.len() / K::BYTES;
     let ys: [*const BlockQ8K; N] = std::array::from_fn(|r| xs[r].as_ptr());
     let mut acc = [_mm256_setzero_ps(); N];
     for b in 0..nb {
-        let s = decode(w.as_ptr().add(b * bytes));
+        let s = K::decode(w.as_ptr().add(b * K::BYTES));
         let scales = [
             _mm256_permute4x64_epi64::<0x44>(s.scale),
             _mm256_permute4x64_epi64::<0xEE>(s.scale),
@@ -104,9 +109,11 @@ unsafe fn bytes(v: i32) -> __m256i {
 
 /// Q2_K: `scales[16] | qs[64] | d | dmin`; quant `128h + 32s + l` is bits `2s..2s+2` of
 /// `qs[32h + l]`, each 16-group has a 4-bit scale (low nibble) and min (high nibble).
-#[inline(always)]
-unsafe fn q2k<T: Tier, const N: usize>(w: &[u8], xs: &[&[BlockQ8K]], out: &mut [f32]) {
-    k_blocks::<T, N>(w, Q2K_BYTES, xs, out, |p| {
+struct Q2K;
+impl KQuant for Q2K {
+    const BYTES: usize = Q2K_BYTES;
+    #[inline(always)]
+    unsafe fn decode(p: *const u8) -> Super {
         let mut q = [_mm256_setzero_si256(); 8];
         for h in 0..2 {
             let mut v = load32(p.add(16 + 32 * h));
@@ -124,14 +131,16 @@ unsafe fn q2k<T: Tier, const N: usize>(w: &[u8], xs: &[&[BlockQ8K]], out: &mut [
             d: f16x8(p.add(80)),
             dmin: f16x8(p.add(82)),
         }
-    })
+    }
 }
 
 /// Q3_K: `hmask[32] | qs[64] | scales[12] | d`; quant `128h + 32s + l` is bits `2s..2s+2` of
 /// `qs[32h + l]` plus 4 if bit `4h + s` of `hmask[l]` is set, all minus 4.
-#[inline(always)]
-unsafe fn q3k<T: Tier, const N: usize>(w: &[u8], xs: &[&[BlockQ8K]], out: &mut [f32]) {
-    k_blocks::<T, N>(w, Q3K_BYTES, xs, out, |p| {
+struct Q3K;
+impl KQuant for Q3K {
+    const BYTES: usize = Q3K_BYTES;
+    #[inline(always)]
+    unsafe fn decode(p: *const u8) -> Super {
         let mut q = [_mm256_setzero_si256(); 8];
         let mut hm = load32(p);
         for h in 0..2 {
@@ -160,7 +169,7 @@ unsafe fn q3k<T: Tier, const N: usize>(w: &[u8], xs: &[&[BlockQ8K]], out: &mut [
             d,
             dmin: d,
         }
-    })
+    }
 }
 
 /// The 6-bit scales and mins of Q4_K/Q5_K at `p` (12 bytes), each duplicated so that both
@@ -182,9 +191,11 @@ unsafe fn k4_scales(p: *const u8) -> (__m256i, __m256i) {
 
 /// Q4_K: `d | dmin | scales[12] | qs[128]`; quant `64j + l` is the low nibble of
 /// `qs[32j + l]`, quant `64j + 32 + l` its high nibble.
-#[inline(always)]
-unsafe fn q4k<T: Tier, const N: usize>(w: &[u8], xs: &[&[BlockQ8K]], out: &mut [f32]) {
-    k_blocks::<T, N>(w, Q4K_BYTES, xs, out, |p| {
+struct Q4K;
+impl KQuant for Q4K {
+    const BYTES: usize = Q4K_BYTES;
+    #[inline(always)]
+    unsafe fn decode(p: *const u8) -> Super {
         let mut q = [_mm256_setzero_si256(); 8];
         for j in 0..4 {
             let v = load32(p.add(16 + 32 * j));
@@ -199,14 +210,16 @@ unsafe fn q4k<T: Tier, const N: usize>(w: &[u8], xs: &[&[BlockQ8K]], out: &mut [
             d: f16x8(p),
             dmin: f16x8(p.add(2)),
         }
-    })
+    }
 }
 
 /// Q5_K: `d | dmin | scales[12] | qh[32] | qs[128]`; Q4_K's nibbles plus bit 4 of quant
 /// `32k + l` from bit `k` of `qh[l]`.
-#[inline(always)]
-unsafe fn q5k<T: Tier, const N: usize>(w: &[u8], xs: &[&[BlockQ8K]], out: &mut [f32]) {
-    k_blocks::<T, N>(w, Q5K_BYTES, xs, out, |p| {
+struct Q5K;
+impl KQuant for Q5K {
+    const BYTES: usize = Q5K_BYTES;
+    #[inline(always)]
+    unsafe fn decode(p: *const u8) -> Super {
         let mut q = [_mm256_setzero_si256(); 8];
         let mut hb = load32(p.add(16));
         for j in 0..4 {
@@ -227,15 +240,17 @@ unsafe fn q5k<T: Tier, const N: usize>(w: &[u8], xs: &[&[BlockQ8K]], out: &mut [
             d: f16x8(p),
             dmin: f16x8(p.add(2)),
         }
-    })
+    }
 }
 
 /// Q6_K: `ql[128] | qh[64] | scales[16] (i8) | d`; quant `128h + 32t + l` has low bits from
 /// `ql[64h + 32(t & 1) + l]` (low nibble for t < 2, else high) and top bits `2t..2t+2` of
 /// `qh[32h + l]`, minus 32.
-#[inline(always)]
-unsafe fn q6k<T: Tier, const N: usize>(w: &[u8], xs: &[&[BlockQ8K]], out: &mut [f32]) {
-    k_blocks::<T, N>(w, Q6K_BYTES, xs, out, |p| {
+struct Q6K;
+impl KQuant for Q6K {
+    const BYTES: usize = Q6K_BYTES;
+    #[inline(always)]
+    unsafe fn decode(p: *const u8) -> Super {
         let mut q = [_mm256_setzero_si256(); 8];
         let (low, top) = (bytes(0xF), bytes(0x30));
         for h in 0..2 {
@@ -260,5 +275,5 @@ unsafe fn q6k<T: Tier, const N: usize>(w: &[u8], xs: &[&[BlockQ8K]], out: &mut [
             d,
             dmin: d,
         }
-    })
+    }
 }
