@@ -111,11 +111,8 @@ impl<B: AsRef<[u8]>> Keys<'_, B> {
                 Some(p) if p >= 1 => p as usize,
                 Some(p) => return Err(invalid(&key, format!("period {p} must be at least 1"))),
                 None => {
-                    let flags = self.gguf.i32_array(&key).or_else(|_| {
-                        Err(invalid(
-                            &key,
-                            "expected a period or one flag per layer".into(),
-                        ))
+                    let flags = self.gguf.i32_array(&key).map_err(|_| {
+                        invalid(&key, "expected a period or one flag per layer".into())
                     })?;
                     if flags.len() != n_layer {
                         return Err(invalid(
