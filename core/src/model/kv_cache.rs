@@ -3,6 +3,10 @@
 //! still sees its whole window while the chunk's own keys are written).
 
 use half::f16;
+use half::slice::HalfFloatSliceExt;
+
+/// f16 values converted at once (vectorized where the CPU has F16C or FP16).
+const F16_BATCH: usize = 64;
 
 use super::config::Config;
 
@@ -39,11 +43,16 @@ impl Buf {
     fn dot(&self, at: usize, q: &[f32]) -> f32 {
         match self {
             Buf::F32(b) => crate::quant::dot_f32(&b[at..at + q.len()], q),
-            Buf::F16(b) => b[at..at + q.len()]
-                .iter()
-                .zip(q)
-                .map(|(k, q)| k.to_f32() * q)
-                .sum(),
+            Buf::F16(b) => {
+                let mut sum = 0.0;
+                let mut tmp = [0f32; F16_BATCH];
+                for (qc, kc) in q.chunks(F16_BATCH).zip(b[at..at + q.len()].chunks(F16_BATCH)) {
+                    let k = &mut tmp[..kc.len()];
+                    kc.convert_to_f32_slice(k);
+                    sum += crate::quant::dot_f32(qc, k);
+                }
+                sum
+            }
         }
     }
 
@@ -57,8 +66,13 @@ impl Buf {
             }
             Buf::F16(b) => {
                 let n = out.len();
-                for (o, v) in out.iter_mut().zip(&b[at..at + n]) {
-                    *o += w * v.to_f32();
+                let mut tmp = [0f32; F16_BATCH];
+                for (oc, vc) in out.chunks_mut(F16_BATCH).zip(b[at..at + n].chunks(F16_BATCH)) {
+                    let v = &mut tmp[..vc.len()];
+                    vc.convert_to_f32_slice(v);
+                    for (o, v) in oc.iter_mut().zip(v.iter()) {
+                        *o += w * v;
+                    }
                 }
             }
         }
