@@ -1,9 +1,11 @@
 //! A small pool of compute threads that split one operation (a matmul, an attention pass) into
-//! tasks. The calling thread works too, so `n` threads means `n - 1` workers. Idle workers
-//! sleep on a condition variable instead of spinning, so a busy phone loses nothing to them.
+//! tasks. The calling thread works too, so `n` threads means `n - 1` workers. Between the
+//! operations of one token (tens of microseconds apart) a worker spins briefly on an atomic, as
+//! a wake-up through the kernel costs about as much as the work; past that short spin it
+//! sleeps on a condition variable, so an idle or busy phone loses nothing to it.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
@@ -31,6 +33,24 @@ struct Shared {
     work_ready: Condvar,
     work_done: Condvar,
     next_task: AtomicUsize,
+    /// `State::epoch`, readable without the lock, for spinning workers.
+    published_epoch: AtomicU64,
+    /// `State::busy_workers`, readable without the lock, for the spinning caller.
+    busy_workers: AtomicUsize,
+}
+
+/// Spin iterations (each a pause instruction, tens of nanoseconds) before sleeping.
+const SPIN_LIMIT: u32 = 2_000;
+
+/// Spins until `done()` or the spin limit; true if `done()` became true.
+fn spin_until(done: impl Fn() -> bool) -> bool {
+    for _ in 0..SPIN_LIMIT {
+        if done() {
+            return true;
+        }
+        std::hint::spin_loop();
+    }
+    done()
 }
 
 pub struct ThreadPool {
@@ -54,6 +74,8 @@ impl ThreadPool {
             work_ready: Condvar::new(),
             work_done: Condvar::new(),
             next_task: AtomicUsize::new(0),
+            published_epoch: AtomicU64::new(0),
+            busy_workers: AtomicUsize::new(0),
         });
         let workers = (1..n_threads.max(1))
             .map(|i| {
@@ -93,11 +115,18 @@ impl ThreadPool {
             state.epoch += 1;
             state.busy_workers = self.workers.len();
             state.panicked = false;
+            self.shared
+                .busy_workers
+                .store(self.workers.len(), Ordering::Release);
+            self.shared
+                .published_epoch
+                .store(state.epoch, Ordering::Release);
         }
         self.shared.work_ready.notify_all();
 
         let caller_result = panic::catch_unwind(AssertUnwindSafe(|| do_tasks(&self.shared, job)));
 
+        spin_until(|| self.shared.busy_workers.load(Ordering::Acquire) == 0);
         let mut state = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
         while state.busy_workers > 0 {
             state = self
@@ -132,6 +161,7 @@ fn do_tasks(shared: &Shared, job: Job) {
 fn worker_loop(shared: &Shared) {
     let mut seen_epoch = 0;
     loop {
+        spin_until(|| shared.published_epoch.load(Ordering::Acquire) != seen_epoch);
         let job = {
             let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
             while state.epoch == seen_epoch && !state.shutdown {
@@ -153,6 +183,7 @@ fn worker_loop(shared: &Shared) {
         let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
         state.panicked |= !ok;
         state.busy_workers -= 1;
+        shared.busy_workers.fetch_sub(1, Ordering::Release);
         if state.busy_workers == 0 {
             shared.work_done.notify_one();
         }
@@ -203,7 +234,6 @@ impl<T> SharedMut<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicU64;
 
     #[test]
     fn every_task_runs_once() {

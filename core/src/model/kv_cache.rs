@@ -46,7 +46,10 @@ impl Buf {
             Buf::F16(b) => {
                 let mut sum = 0.0;
                 let mut tmp = [0f32; F16_BATCH];
-                for (qc, kc) in q.chunks(F16_BATCH).zip(b[at..at + q.len()].chunks(F16_BATCH)) {
+                for (qc, kc) in q
+                    .chunks(F16_BATCH)
+                    .zip(b[at..at + q.len()].chunks(F16_BATCH))
+                {
                     let k = &mut tmp[..kc.len()];
                     kc.convert_to_f32_slice(k);
                     sum += crate::quant::dot_f32(qc, k);
@@ -67,7 +70,10 @@ impl Buf {
             Buf::F16(b) => {
                 let n = out.len();
                 let mut tmp = [0f32; F16_BATCH];
-                for (oc, vc) in out.chunks_mut(F16_BATCH).zip(b[at..at + n].chunks(F16_BATCH)) {
+                for (oc, vc) in out
+                    .chunks_mut(F16_BATCH)
+                    .zip(b[at..at + n].chunks(F16_BATCH))
+                {
                     let v = &mut tmp[..vc.len()];
                     vc.convert_to_f32_slice(v);
                     for (o, v) in oc.iter_mut().zip(v.iter()) {
