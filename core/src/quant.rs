@@ -258,7 +258,7 @@ mod tests {
         for (r, row) in wq.chunks_exact_mut(cols).enumerate() {
             m.dequantize_row(r, row);
         }
-        let pool = ThreadPool::new(2);
+        let pool = ThreadPool::new(2).unwrap();
         for (precision, tolerance) in [(Precision::Exact, 1e-5), (Precision::Fast, 1e-2)] {
             let mut y = vec![0f32; n * rows];
             m.matmul(&x, n, &mut y, precision, &pool);

@@ -62,7 +62,7 @@ pub struct ThreadPool {
 
 impl ThreadPool {
     /// A pool where `run` uses `n_threads` threads in all (at least one: the caller).
-    pub fn new(n_threads: usize) -> ThreadPool {
+    pub fn new(n_threads: usize) -> std::io::Result<ThreadPool> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 epoch: 0,
@@ -77,20 +77,20 @@ impl ThreadPool {
             published_epoch: AtomicU64::new(0),
             busy_workers: AtomicUsize::new(0),
         });
-        let workers = (1..n_threads.max(1))
-            .map(|i| {
-                let shared = shared.clone();
-                std::thread::Builder::new()
-                    .name(format!("gemkit-compute-{i}"))
-                    .spawn(move || worker_loop(&shared))
-                    .expect("spawning a compute thread")
-            })
-            .collect();
-        ThreadPool {
+        let mut pool = ThreadPool {
             shared,
-            workers,
+            workers: Vec::new(),
             running: Mutex::new(()),
+        };
+        for i in 1..n_threads.max(1) {
+            let shared = pool.shared.clone();
+            // On failure, dropping `pool` stops the workers already started.
+            let worker = std::thread::Builder::new()
+                .name(format!("gemkit-compute-{i}"))
+                .spawn(move || worker_loop(&shared))?;
+            pool.workers.push(worker);
         }
+        Ok(pool)
     }
 
     pub fn n_threads(&self) -> usize {
@@ -238,7 +238,7 @@ mod tests {
     #[test]
     fn every_task_runs_once() {
         for threads in [1, 2, 4] {
-            let pool = ThreadPool::new(threads);
+            let pool = ThreadPool::new(threads).unwrap();
             for n in [0, 1, 2, 7, 100] {
                 let sum = AtomicU64::new(0);
                 let count = AtomicUsize::new(0);
@@ -257,7 +257,7 @@ mod tests {
 
     #[test]
     fn a_panicking_task_is_reported_and_the_pool_still_works() {
-        let pool = ThreadPool::new(2);
+        let pool = ThreadPool::new(2).unwrap();
         let r = panic::catch_unwind(AssertUnwindSafe(|| {
             pool.run(8, &|i| {
                 if i == 5 {

@@ -185,6 +185,8 @@ fn bad_arguments_are_one_line_errors() {
             "many",
         ],
         vec!["generate", "--model", model, "--prompt", "hi", "--ctx", "0"],
+        vec!["generate", "--model", model, "--prompt", "hi", "--ctx", "99999999999"],
+        vec!["generate", "--model", model, "--prompt", "hi", "--threads", "100000"],
         vec![
             "generate",
             "--model",

@@ -29,6 +29,8 @@ use weights::Weights;
 /// Tokens run through the network at once during prefill, by default. Sliding layers keep
 /// this many extra KV slots beyond their window.
 pub const DEFAULT_PREFILL_CHUNK: usize = 128;
+/// More compute threads than any phone or desktop has cores.
+pub const MAX_THREADS: usize = 256;
 /// Context used when the caller names none and the model was trained with more.
 pub const DEFAULT_CONTEXT: usize = 4096;
 
@@ -126,10 +128,10 @@ impl Model {
             None => config.train_context.min(DEFAULT_CONTEXT),
         };
         if context > config.train_context {
-            log::warn!(
-                "context {context} exceeds the {} tokens the model was trained with",
+            return Err(Error::InvalidArgument(format!(
+                "context length {context} exceeds the {} tokens the model was trained with",
                 config.train_context
-            );
+            )));
         }
         if options.prefill_chunk == 0 {
             return Err(Error::InvalidArgument(
@@ -137,10 +139,17 @@ impl Model {
             ));
         }
         let threads = match options.threads {
-            Some(0) => return Err(Error::InvalidArgument("threads must be at least 1".into())),
-            Some(n) => n,
+            Some(n) if (1..=MAX_THREADS).contains(&n) => n,
+            Some(n) => {
+                return Err(Error::InvalidArgument(format!(
+                    "threads must be 1 to {MAX_THREADS}, not {n}"
+                )))
+            }
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
+        let pool = ThreadPool::new(threads).map_err(|e| {
+            Error::InvalidArgument(format!("cannot start {threads} compute threads: {e}"))
+        })?;
         let ropes = config
             .ropes
             .iter()
@@ -151,7 +160,7 @@ impl Model {
             config,
             weights,
             ropes,
-            pool: ThreadPool::new(threads),
+            pool,
             precision: options.precision,
             tokenizer,
             context,
