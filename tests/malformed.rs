@@ -48,3 +48,20 @@ fn corrupt_real_model_header_gives_typed_errors() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn a_missing_or_broken_tokenizer_json_is_a_typed_error() {
+    let dir = temp_dir("tokenizer-json");
+    let broken = write_temp(&dir, "tokenizer", b"{ not json");
+    for json in [dir.join("absent.json"), broken] {
+        let options = ModelOptions {
+            tokenizer_json: Some(json.clone()),
+            ..ModelOptions::default()
+        };
+        let err = Model::load(&fixture("tiny/gemma-f32.gguf"), &options)
+            .err()
+            .expect("a broken tokenizer.json does not load");
+        assert!(err.to_string().contains("cannot load tokenizer"), "{err}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

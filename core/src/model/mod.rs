@@ -46,6 +46,8 @@ pub struct ModelOptions {
     /// Tokens per prefill step: larger is faster, smaller keeps sliding layers' KV rings
     /// closer to their window (each holds `window + prefill_chunk - 1` positions).
     pub prefill_chunk: usize,
+    /// A Hugging Face `tokenizer.json` to use instead of the vocabulary in the GGUF file.
+    pub tokenizer_json: Option<std::path::PathBuf>,
 }
 
 impl Default for ModelOptions {
@@ -56,6 +58,7 @@ impl Default for ModelOptions {
             kv_type: KvType::F16,
             precision: Precision::Fast,
             prefill_chunk: DEFAULT_PREFILL_CHUNK,
+            tokenizer_json: None,
         }
     }
 }
@@ -117,7 +120,10 @@ impl Model {
         let file = Gguf::open(path)?;
         let mut config = read_config(&file)?;
         let weights = Weights::locate(&file, &mut config)?;
-        let tokenizer = crate::vocab::tokenizer_from_gguf(&file)?;
+        let tokenizer = match &options.tokenizer_json {
+            Some(json) => Tokenizer::from_tokenizer_json(json)?,
+            None => crate::vocab::tokenizer_from_gguf(&file)?,
+        };
         let context = match options.context_length {
             Some(0) => {
                 return Err(Error::InvalidArgument(
