@@ -7,6 +7,24 @@ use gemkit_tests::{fixture, greedy, ids, max_abs_diff, read_json, rows};
 
 const MODELS: &[&str] = &["gemma", "gemma2", "gemma3", "gemma3-scaled"];
 
+/// Every row of `logits` within 2e-3 of transformers' logits for the same positions.
+fn assert_matches_transformers(
+    name: &str,
+    model: &Model,
+    logits: &[f32],
+    expected: &serde_json::Value,
+) {
+    let want = rows(&expected["logits"]);
+    for (pos, (got, want)) in logits
+        .chunks(model.config().vocab_size)
+        .zip(&want)
+        .enumerate()
+    {
+        let diff = max_abs_diff(got, want);
+        assert!(diff < 2e-3, "{name}: position {pos} differs by {diff}");
+    }
+}
+
 fn load(name: &str, quant: &str, options: ModelOptions) -> Model {
     let path = fixture(&format!("tiny/{name}-{quant}.gguf"));
     Model::load(&path, &options).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -20,15 +38,7 @@ fn f32_logits_match_transformers_at_every_position() {
         let model = load(name, "f32", ModelOptions::reference());
         let mut cache = model.new_cache();
         let logits = model.forward(&mut cache, &input, Logits::All).unwrap();
-        let want = rows(&expected["logits"]);
-        for (pos, (got, want)) in logits
-            .chunks(model.config().vocab_size)
-            .zip(&want)
-            .enumerate()
-        {
-            let diff = max_abs_diff(got, want);
-            assert!(diff < 2e-3, "{name}: position {pos} differs by {diff}");
-        }
+        assert_matches_transformers(name, &model, &logits, &expected);
     }
 }
 
@@ -66,15 +76,7 @@ fn sliding_window_rings_wrap_without_changing_logits() {
         assert!(input.len() > 2 * (window + 2), "{name}: the ring must wrap");
         let mut cache = model.new_cache();
         let logits = model.forward(&mut cache, &input, Logits::All).unwrap();
-        let want = rows(&expected["logits"]);
-        for (pos, (got, want)) in logits
-            .chunks(model.config().vocab_size)
-            .zip(&want)
-            .enumerate()
-        {
-            let diff = max_abs_diff(got, want);
-            assert!(diff < 2e-3, "{name}: position {pos} differs by {diff}");
-        }
+        assert_matches_transformers(name, &model, &logits, &expected);
     }
 }
 

@@ -11,25 +11,33 @@ fn cli_reports_each_corruption_in_one_line() {
     let dir = temp_dir("cli");
     for (name, bytes, expect) in corruptions(&m) {
         let path = write_temp(&dir, &name, &bytes);
+        let path = path.to_str().unwrap();
         for args in [
-            vec!["info", "--model"],
-            vec!["generate", "--max-tokens", "2", "--prompt", "hi", "--model"],
+            vec!["info", "--model", path],
+            vec![
+                "generate",
+                "--max-tokens",
+                "2",
+                "--prompt",
+                "hi",
+                "--model",
+                path,
+            ],
         ] {
-            let out = Command::new(env!("CARGO_BIN_EXE_gemkit"))
-                .args(&args)
-                .arg(&path)
-                .output()
-                .expect("gemkit runs");
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(1), "{name}: {args:?}: {stderr}");
-            assert_eq!(stderr.lines().count(), 1, "{name}: {args:?}: {stderr}");
-            assert!(
-                stderr.starts_with("error: ") && mentions(&stderr, expect),
-                "{name}: {stderr}"
-            );
+            let stderr = one_line_error(&args);
+            assert!(mentions(&stderr, expect), "{name}: {stderr}");
         }
     }
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// Runs gemkit expecting exit code 1 and exactly one `error: ` line on stderr; returns it.
+fn one_line_error(args: &[&str]) -> String {
+    let (code, _, stderr) = gemkit(args);
+    assert_eq!(code, Some(1), "{args:?}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    stderr
 }
 
 fn gemkit(args: &[&str]) -> (Option<i32>, String, String) {
@@ -212,9 +220,6 @@ fn bad_arguments_are_one_line_errors() {
             "--max-tokens",
         ],
     ] {
-        let (code, _, stderr) = gemkit(&args);
-        assert_eq!(code, Some(1), "{args:?}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
-        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        one_line_error(&args);
     }
 }

@@ -21,6 +21,8 @@ use std::sync::OnceLock;
 
 use half::f16;
 
+use crate::dtype::DType;
+
 mod scalar;
 
 #[cfg(target_arch = "x86_64")]
@@ -87,17 +89,17 @@ impl Default for BlockQ8K {
     }
 }
 
-/// Bytes of one weight block, per type.
-pub const Q4_0_BYTES: usize = 18;
-pub const Q4_1_BYTES: usize = 20;
-pub const Q5_0_BYTES: usize = 22;
-pub const Q5_1_BYTES: usize = 24;
-pub const Q8_0_BYTES: usize = 34;
-pub const Q2K_BYTES: usize = 84;
-pub const Q3K_BYTES: usize = 110;
-pub const Q4K_BYTES: usize = 144;
-pub const Q5K_BYTES: usize = 176;
-pub const Q6K_BYTES: usize = 210;
+/// Bytes of one weight block, per type (from the one table in [`DType::block`]).
+pub const Q4_0_BYTES: usize = DType::Q4_0.block().1;
+pub const Q4_1_BYTES: usize = DType::Q4_1.block().1;
+pub const Q5_0_BYTES: usize = DType::Q5_0.block().1;
+pub const Q5_1_BYTES: usize = DType::Q5_1.block().1;
+pub const Q8_0_BYTES: usize = DType::Q8_0.block().1;
+pub const Q2K_BYTES: usize = DType::Q2K.block().1;
+pub const Q3K_BYTES: usize = DType::Q3K.block().1;
+pub const Q4K_BYTES: usize = DType::Q4K.block().1;
+pub const Q5K_BYTES: usize = DType::Q5K.block().1;
+pub const Q6K_BYTES: usize = DType::Q6K.block().1;
 
 /// Quantizes `x` (a multiple of 32 long) into `out` (`x.len() / 32` blocks) exactly as ggml's
 /// `quantize_row_q8_0_ref`: `d = max|x| / 127` stored as f16, `qs = round(x / d)` (halves away
