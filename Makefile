@@ -4,7 +4,7 @@ CARGO ?= cargo
 PROMPT ?= The three most useful things to pack for a day of hiking are
 GEMKIT := target/release/gemkit
 
-.PHONY: demo test model build
+.PHONY: demo test test-deps model build
 
 model:
 	@scripts/fetch-model.sh >/dev/null
@@ -15,5 +15,9 @@ build:
 demo: build
 	$(GEMKIT) generate --model "$$(scripts/fetch-model.sh)" --prompt "$(PROMPT)" --max-tokens 96 --temperature 0.7 --seed 42
 
-test: model
+test-deps:
+	@scripts/install-test-deps.sh
+
+test: model test-deps
 	GEMKIT_MODEL="$$(scripts/fetch-model.sh)" $(CARGO) test --release --workspace
+	scripts/test-aarch64.sh
