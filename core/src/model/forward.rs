@@ -167,35 +167,61 @@ impl Model {
         b.x.iter_mut().zip(&b.proj).for_each(|(x, p)| *x += p);
     }
 
-    /// Softmax attention of each query head over the keys it may see, one task per (token, head).
+    /// Softmax attention of each query head over the keys it may see. A task takes one token
+    /// and one KV head with the query heads that share it (GQA), so each cached key and value
+    /// row is converted once for all of them; when that gives too few tasks to keep the
+    /// threads busy (decode), the group is split across tasks.
     fn attend(&self, layer: &LayerCache, pos0: usize, n: usize, q: &[f32], out: &mut [f32]) {
         let c = &self.config;
         let hd = c.head_dim;
         let group = c.n_head / c.n_head_kv;
+        let threads = self.pool.n_threads();
+        let heads_per_task = if threads > 1 && n * c.n_head_kv < 2 * threads {
+            1
+        } else {
+            group
+        };
+        let tasks_per_token = c.n_head / heads_per_task;
         let out = SharedMut::new(out);
-        self.pool.run(n * c.n_head, &|task| {
-            let (t, h) = (task / c.n_head, task % c.n_head);
+        self.pool.run(n * tasks_per_token, &|task| {
+            let (t, first_head) = (
+                task / tasks_per_token,
+                (task % tasks_per_token) * heads_per_task,
+            );
             let pos = pos0 + t;
             let first = layer.first_visible(pos);
-            let kv_offset = (h / group) * hd;
-            let qh = &q[(t * c.n_head + h) * hd..][..hd];
-            let mut scores: Vec<f32> = (first..=pos)
-                .map(|j| layer.key_dot(j, kv_offset, qh))
-                .collect();
-            if let Some(cap) = c.attn_softcap {
-                softcap(&mut scores, cap);
+            let len = pos + 1 - first;
+            let kv_offset = (first_head / group) * hd;
+            let qs = &q[(t * c.n_head + first_head) * hd..][..heads_per_task * hd];
+            let mut row = vec![0f32; hd];
+            let mut scores = vec![0f32; heads_per_task * len];
+            for (i, j) in (first..=pos).enumerate() {
+                layer.read_key(j, kv_offset, &mut row);
+                for (h, qh) in qs.chunks_exact(hd).enumerate() {
+                    scores[h * len + i] = crate::quant::dot_f32(qh, &row);
+                }
             }
-            let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-            let mut sum = 0f32;
-            for s in scores.iter_mut() {
-                *s = (*s - max).exp();
-                sum += *s;
+            for s in scores.chunks_exact_mut(len) {
+                if let Some(cap) = c.attn_softcap {
+                    softcap(s, cap);
+                }
+                let max = s.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                let mut sum = 0f32;
+                for v in s.iter_mut() {
+                    *v = (*v - max).exp();
+                    sum += *v;
+                }
+                s.iter_mut().for_each(|v| *v /= sum);
             }
-            // SAFETY: task (t, h) alone writes head h of token t.
-            let o = unsafe { out.slice_mut((t * c.n_head + h) * hd, hd) };
+            // SAFETY: this task alone writes these heads of token t.
+            let o = unsafe { out.slice_mut((t * c.n_head + first_head) * hd, heads_per_task * hd) };
             o.fill(0.0);
-            for (j, s) in (first..=pos).zip(&scores) {
-                layer.add_value(j, kv_offset, s / sum, o);
+            for (i, j) in (first..=pos).enumerate() {
+                layer.read_value(j, kv_offset, &mut row);
+                for (h, oh) in o.chunks_exact_mut(hd).enumerate() {
+                    let w = scores[h * len + i];
+                    oh.iter_mut().zip(&row).for_each(|(o, v)| *o += w * v);
+                }
             }
         });
     }

@@ -5,9 +5,6 @@
 use half::f16;
 use half::slice::HalfFloatSliceExt;
 
-/// f16 values converted at once (vectorized where the CPU has F16C or FP16).
-const F16_BATCH: usize = 64;
-
 use super::config::Config;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,47 +37,12 @@ impl Buf {
         }
     }
 
-    fn dot(&self, at: usize, q: &[f32]) -> f32 {
+    /// Copies `out.len()` values from `at` into `out` as f32.
+    fn read(&self, at: usize, out: &mut [f32]) {
+        let n = out.len();
         match self {
-            Buf::F32(b) => crate::quant::dot_f32(&b[at..at + q.len()], q),
-            Buf::F16(b) => {
-                let mut sum = 0.0;
-                let mut tmp = [0f32; F16_BATCH];
-                for (qc, kc) in q
-                    .chunks(F16_BATCH)
-                    .zip(b[at..at + q.len()].chunks(F16_BATCH))
-                {
-                    let k = &mut tmp[..kc.len()];
-                    kc.convert_to_f32_slice(k);
-                    sum += crate::quant::dot_f32(qc, k);
-                }
-                sum
-            }
-        }
-    }
-
-    fn add_scaled(&self, at: usize, w: f32, out: &mut [f32]) {
-        match self {
-            Buf::F32(b) => {
-                let n = out.len();
-                for (o, v) in out.iter_mut().zip(&b[at..at + n]) {
-                    *o += w * v;
-                }
-            }
-            Buf::F16(b) => {
-                let n = out.len();
-                let mut tmp = [0f32; F16_BATCH];
-                for (oc, vc) in out
-                    .chunks_mut(F16_BATCH)
-                    .zip(b[at..at + n].chunks(F16_BATCH))
-                {
-                    let v = &mut tmp[..vc.len()];
-                    vc.convert_to_f32_slice(v);
-                    for (o, v) in oc.iter_mut().zip(v.iter()) {
-                        *o += w * v;
-                    }
-                }
-            }
+            Buf::F32(b) => out.copy_from_slice(&b[at..at + n]),
+            Buf::F16(b) => b[at..at + n].convert_to_f32_slice(out),
         }
     }
 
@@ -116,15 +78,16 @@ impl LayerCache {
         }
     }
 
-    /// q · K[pos] for KV head slice `head_offset..head_offset + q.len()`.
-    pub fn key_dot(&self, pos: usize, head_offset: usize, q: &[f32]) -> f32 {
-        self.k.dot((pos % self.slots) * self.row + head_offset, q)
+    /// The key of the token at `pos` for the KV head at `head_offset`, as f32 in `out`.
+    pub fn read_key(&self, pos: usize, head_offset: usize, out: &mut [f32]) {
+        self.k
+            .read((pos % self.slots) * self.row + head_offset, out)
     }
 
-    /// out += w · V[pos] for the KV head at `head_offset`.
-    pub fn add_value(&self, pos: usize, head_offset: usize, w: f32, out: &mut [f32]) {
+    /// The value of the token at `pos` for the KV head at `head_offset`, as f32 in `out`.
+    pub fn read_value(&self, pos: usize, head_offset: usize, out: &mut [f32]) {
         self.v
-            .add_scaled((pos % self.slots) * self.row + head_offset, w, out)
+            .read((pos % self.slots) * self.row + head_offset, out)
     }
 }
 
