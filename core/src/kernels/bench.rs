@@ -63,6 +63,7 @@ fn candle_runner<'a>(w: W, mat: &'a [u8], x: &Act) -> Option<Runner<'a>> {
         W::Q6K => mk::<ck::BlockQ6K>(mat, x),
         // candle pairs these with Q8_1 activations.
         W::Q4_1 | W::Q5_1 => return None,
+        W::F32 | W::F16 | W::BF16 => unreachable!("{w} has no kernels"),
     })
 }
 

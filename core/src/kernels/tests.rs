@@ -25,20 +25,8 @@ impl Rng {
     }
 }
 
-/// The weight types, with their block size in bytes and the offsets of their f16 fields.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(super) enum W {
-    Q4_0,
-    Q4_1,
-    Q5_0,
-    Q5_1,
-    Q8_0,
-    Q2K,
-    Q3K,
-    Q4K,
-    Q5K,
-    Q6K,
-}
+/// The weight types are the engine's own [`DType`]s; the float ones have no kernels here.
+pub(super) use crate::dtype::DType as W;
 
 pub(super) const ALL: [W; 10] = [
     W::Q4_0,
@@ -53,29 +41,13 @@ pub(super) const ALL: [W; 10] = [
     W::Q6K,
 ];
 
+/// Test helpers on the block types: the offsets of their f16 fields and random rows.
 impl W {
     pub(super) fn bytes(self) -> usize {
-        match self {
-            W::Q4_0 => Q4_0_BYTES,
-            W::Q4_1 => Q4_1_BYTES,
-            W::Q5_0 => Q5_0_BYTES,
-            W::Q5_1 => Q5_1_BYTES,
-            W::Q8_0 => Q8_0_BYTES,
-            W::Q2K => Q2K_BYTES,
-            W::Q3K => Q3K_BYTES,
-            W::Q4K => Q4K_BYTES,
-            W::Q5K => Q5K_BYTES,
-            W::Q6K => Q6K_BYTES,
-        }
+        self.block().1
     }
     pub(super) fn is_k(self) -> bool {
         self.block_len() == QK_K
-    }
-    pub(super) fn block_len(self) -> usize {
-        match self {
-            W::Q2K | W::Q3K | W::Q4K | W::Q5K | W::Q6K => QK_K,
-            _ => QK8_0,
-        }
     }
     fn f16_fields(self) -> &'static [usize] {
         match self {
@@ -84,6 +56,7 @@ impl W {
             W::Q2K => &[80, 82],
             W::Q3K => &[108],
             W::Q6K => &[208],
+            W::F32 | W::F16 | W::BF16 => unreachable!("{self} has no kernels"),
         }
     }
     /// Random bytes with finite, moderate f16 scales.
@@ -228,6 +201,7 @@ fn candle_ref(w: W, row: &[u8], x: &Act, n: usize) -> (Option<f32>, Vec<f32>) {
         W::Q4K => go::<ck::BlockQ4K>(row, x, n, true),
         W::Q5K => go::<ck::BlockQ5K>(row, x, n, true),
         W::Q6K => go::<ck::BlockQ6K>(row, x, n, true),
+        W::F32 | W::F16 | W::BF16 => unreachable!("{w} has no kernels"),
     }
 }
 
