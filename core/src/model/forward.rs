@@ -43,11 +43,16 @@ impl Buffers {
     }
 }
 
+/// `1 / sqrt(mean(x²) + eps)`, the sum taken in f64 as llama.cpp does.
+fn rms_scale(row: &[f32], eps: f32) -> f32 {
+    let sum: f64 = row.iter().map(|&v| (v as f64) * (v as f64)).sum();
+    1.0 / ((sum / row.len() as f64) as f32 + eps).sqrt()
+}
+
 /// `out = x / sqrt(mean(x²) + eps) · w` for each row of `w.len()` values.
 pub(crate) fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
     for (xr, or) in x.chunks_exact(w.len()).zip(out.chunks_exact_mut(w.len())) {
-        let sum: f64 = xr.iter().map(|&v| (v as f64) * (v as f64)).sum();
-        let scale = 1.0 / ((sum / w.len() as f64) as f32 + eps).sqrt();
+        let scale = rms_scale(xr, eps);
         for ((o, &v), &wi) in or.iter_mut().zip(xr).zip(w) {
             *o = v * scale * wi;
         }
@@ -55,8 +60,12 @@ pub(crate) fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
 }
 
 fn rms_norm_in_place(x: &mut [f32], w: &[f32], eps: f32) {
-    let src = x.to_vec();
-    rms_norm(&src, w, eps, x);
+    for row in x.chunks_exact_mut(w.len()) {
+        let scale = rms_scale(row, eps);
+        row.iter_mut()
+            .zip(w)
+            .for_each(|(v, &wi)| *v = *v * scale * wi);
+    }
 }
 
 /// GELU with the tanh approximation (HF's `gelu_pytorch_tanh`).
@@ -108,6 +117,9 @@ impl Model {
             self.ffn_block(lw, n, &mut b);
         }
         cache.len += n;
+        if n_logits == 0 {
+            return Vec::new();
+        }
 
         let first = n - n_logits;
         let mut xn = vec![0f32; n_logits * d];
