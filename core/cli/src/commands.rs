@@ -38,20 +38,7 @@ pub fn run(argv: &[String]) -> CmdResult {
         "tokenize" => tokenize(&args),
         "logits" => logits(&args),
         "generate" => generate_cmd(&args),
-        "bench" => {
-            let report = crate::bench::bench(&args)?;
-            if args.switch("json") {
-                out_json(&report)
-            } else {
-                let lines: Vec<String> = report
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|(k, v)| format!("{k:<24} {v}"))
-                    .collect();
-                out(&(lines.join("\n") + "\n"))
-            }
-        }
+        "bench" => out_report(&crate::bench::bench(&args)?, args.switch("json")),
         other => Err(format!("unknown command {other:?} (try gemkit --help)")),
     }
 }
@@ -65,13 +52,17 @@ fn info(args: &Args) -> CmdResult {
     let model = load(args, ModelOptions::default())?;
     let info = ModelInfo::of(&model);
     let memory = ProcessMemory::current();
-    let json = info_json(&info, memory);
-    if args.switch("json") {
-        return out_json(&json);
+    out_report(&info_json(&info, memory), args.switch("json"))
+}
+
+/// A flat report as one JSON object, or as aligned `key value` lines for people.
+fn out_report(report: &serde_json::Value, json: bool) -> CmdResult {
+    if json {
+        return out_json(report);
     }
     let mut text = String::new();
-    for (key, value) in json.as_object().into_iter().flatten() {
-        text.push_str(&format!("{key:<16} {value}\n"));
+    for (key, value) in report.as_object().into_iter().flatten() {
+        text.push_str(&format!("{key:<24} {value}\n"));
     }
     out(&text)
 }
