@@ -1,5 +1,7 @@
 //! One test binary for every cross-crate check (one link, one run).
 
+mod chat;
+mod engine;
 mod malformed;
 mod parity;
 mod real_model;

@@ -36,7 +36,7 @@ fn f32_logits_match_transformers_at_every_position() {
         let expected = read_json(&format!("tiny/{name}.json"));
         let input = ids(&expected["input_ids"]);
         let model = load(name, "f32", ModelOptions::reference());
-        let mut cache = model.new_cache();
+        let mut cache = model.new_cache().unwrap();
         let logits = model.forward(&mut cache, &input, Logits::All).unwrap();
         assert_matches_transformers(name, &model, &logits, &expected);
     }
@@ -48,9 +48,9 @@ fn chunked_prefill_at_any_position_matches_one_pass() {
         let expected = read_json(&format!("tiny/{name}.json"));
         let input = ids(&expected["input_ids"]);
         let model = load(name, "f32", ModelOptions::reference());
-        let mut cache = model.new_cache();
+        let mut cache = model.new_cache().unwrap();
         let whole = model.forward(&mut cache, &input, Logits::All).unwrap();
-        let mut cache = model.new_cache();
+        let mut cache = model.new_cache().unwrap();
         let mut pieces = Vec::new();
         for part in [&input[..5], &input[5..6], &input[6..17], &input[17..]] {
             pieces.extend(model.forward(&mut cache, part, Logits::All).unwrap());
@@ -74,7 +74,7 @@ fn sliding_window_rings_wrap_without_changing_logits() {
         let model = load(name, "f32", options);
         let window = model.config().layers.iter().find_map(|l| l.window).unwrap();
         assert!(input.len() > 2 * (window + 2), "{name}: the ring must wrap");
-        let mut cache = model.new_cache();
+        let mut cache = model.new_cache().unwrap();
         let logits = model.forward(&mut cache, &input, Logits::All).unwrap();
         assert_matches_transformers(name, &model, &logits, &expected);
     }
@@ -100,7 +100,7 @@ fn greedy_ids_match_transformers_for_f32_and_q8_0() {
                 ..ModelOptions::default()
             };
             let model = load(name, quant, options);
-            let got = greedy(&model, &mut model.new_cache(), &prompt, want.len());
+            let got = greedy(&model, &mut model.new_cache().unwrap(), &prompt, want.len());
             assert_eq!(got, want, "{name} {quant}");
         }
     }
@@ -117,7 +117,7 @@ fn q8_0_logits_are_as_close_to_transformers_as_llama_cpp() {
         let llama = rows(&expected["llama_cpp"]["q8_0"]["logits"]);
         let model = load(name, "q8_0", ModelOptions::default());
         let logits = model
-            .forward(&mut model.new_cache(), &input, Logits::All)
+            .forward(&mut model.new_cache().unwrap(), &input, Logits::All)
             .unwrap();
         let worst = |rows: &mut dyn Iterator<Item = &[f32]>| {
             rows.zip(&reference)

@@ -50,7 +50,12 @@ fn greedy_continuations_match_llama_cpp() {
         assert_eq!(prompt_ids, ids(&case["prompt_ids"]), "prompt {prompt:?}");
         let want = ids(&case["ids"]);
         assert!(want.len() >= 24);
-        let got = greedy(model, &mut model.new_cache(), &prompt_ids, want.len());
+        let got = greedy(
+            model,
+            &mut model.new_cache().unwrap(),
+            &prompt_ids,
+            want.len(),
+        );
         assert_eq!(
             model.tokenizer().decode(&got),
             case["text"].as_str().expect("text"),
@@ -83,6 +88,6 @@ fn generation_past_the_sliding_window_matches_llama_cpp() {
         prompt.len() + want.len() > window + 16,
         "must wrap the ring"
     );
-    let got = greedy(&model, &mut model.new_cache(), &prompt, want.len());
+    let got = greedy(&model, &mut model.new_cache().unwrap(), &prompt, want.len());
     assert_eq!(got, want);
 }

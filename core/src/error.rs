@@ -49,4 +49,25 @@ pub enum Error {
 
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+
+    #[error("memory budget exceeded: needs {needed} bytes, {available} available")]
+    MemoryBudget { needed: u64, available: u64 },
+
+    #[error("out of memory allocating {bytes} bytes for {what}")]
+    OutOfMemory { what: &'static str, bytes: u64 },
+
+    #[error("busy: {0}")]
+    Busy(String),
+
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("internal error: {0}")]
+    Internal(String),
+
+    #[error("invalid chat file {path}: {reason}")]
+    InvalidChatFile { path: PathBuf, reason: String },
 }

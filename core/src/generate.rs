@@ -1,33 +1,45 @@
-//! Raw completion: prefill a prompt, then sample one token at a time, streaming whole UTF-8
-//! text as it is decoded, until a stop token, the token limit or the end of the context.
+//! One generation over a KV cache: prefill the new tokens, then sample one token at a time,
+//! streaming whole UTF-8 text, until a stop token, a stop string, the token limit, a cancel or
+//! the end of the context. Chats and raw completions both run through here.
 
 use std::time::{Duration, Instant};
 
-use crate::error::Result;
+use crate::control::{CancelToken, WhenBusy};
+use crate::error::{Error, Result};
 use crate::model::{KvCache, Logits, Model};
 use crate::sampling::{Sampler, SamplingParams};
+use crate::stop::StopStrings;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct GenerateParams {
+pub struct GenerateOptions {
     pub max_tokens: usize,
     pub sampling: SamplingParams,
+    /// Text that ends the generation; it is not part of the reply.
+    pub stop: Vec<String>,
+    pub when_busy: WhenBusy,
 }
 
-impl Default for GenerateParams {
+impl Default for GenerateOptions {
     fn default() -> Self {
-        GenerateParams {
+        GenerateOptions {
             max_tokens: 256,
             sampling: SamplingParams::default(),
+            stop: Vec::new(),
+            when_busy: WhenBusy::Wait,
         }
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FinishReason {
-    /// The model produced an end-of-generation token (not included in the output).
+    /// The model produced an end-of-turn or end-of-sequence token (not part of the reply).
     StopToken,
+    /// The reply reached one of the stop strings (not part of the reply).
+    StopString,
     /// `max_tokens` were generated.
     Length,
+    /// A cancel arrived; the reply holds what was generated before it.
+    Cancelled,
     /// The context has no room for another token.
     ContextFull,
 }
@@ -36,75 +48,141 @@ impl FinishReason {
     pub fn as_str(self) -> &'static str {
         match self {
             FinishReason::StopToken => "stop_token",
+            FinishReason::StopString => "stop_string",
             FinishReason::Length => "length",
+            FinishReason::Cancelled => "cancelled",
             FinishReason::ContextFull => "context_full",
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct GenerationStats {
+pub struct Stats {
+    /// Tokens prefilled by this call (a chat turn prefills only its own).
     pub prompt_tokens: usize,
+    /// Tokens in the sequence after the reply.
+    pub context_tokens: usize,
     pub generated_tokens: usize,
-    /// From the call to the first generated token.
-    pub ttft: Duration,
+    /// From the call to the first generated token, in milliseconds.
+    pub ttft_ms: f64,
     pub prefill_tok_s: f64,
     pub decode_tok_s: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Generation {
-    pub ids: Vec<u32>,
+pub struct Reply {
     pub text: String,
+    /// The generated token ids, without a final stop token.
+    pub ids: Vec<u32>,
     pub finish_reason: FinishReason,
-    pub stats: GenerationStats,
+    pub stats: Stats,
+}
+
+/// A reply and how far it got.
+pub(crate) struct Outcome {
+    /// Its last id is not yet in the cache.
+    pub reply: Reply,
+    /// False when a cancel stopped the prompt's prefill part way.
+    pub prefilled: bool,
 }
 
 fn per_second(n: usize, d: Duration) -> f64 {
-    if d.is_zero() {
+    if n == 0 || d.is_zero() {
         0.0
     } else {
         n as f64 / d.as_secs_f64()
     }
 }
 
-/// Continues the sequence in `cache` with `prompt`, then generates. `on_text` receives each
-/// piece of text as soon as it forms whole characters.
-pub fn generate(
+/// How a caller asked for a generation.
+pub(crate) struct Request<'a> {
+    pub options: &'a GenerateOptions,
+    pub cancel: &'a CancelToken,
+    /// When the caller's request began, for the time to first token.
+    pub started: Instant,
+}
+
+/// Continues the sequence in `cache` (whose tokens are `history`) with `prompt`, then
+/// generates.
+pub(crate) fn generate(
     model: &Model,
     cache: &mut KvCache,
+    history: &[u32],
     prompt: &[u32],
-    params: &GenerateParams,
-    mut on_text: impl FnMut(&str),
-) -> Result<Generation> {
-    let start = Instant::now();
-    let mut logits = model.forward(cache, prompt, Logits::Last)?;
-    let prefill_time = start.elapsed();
+    request: Request,
+    on_text: &mut dyn FnMut(&str),
+) -> Result<Outcome> {
+    let Request {
+        options,
+        cancel,
+        started,
+    } = request;
+    if prompt.is_empty() {
+        return Err(Error::InvalidArgument("the prompt has no tokens".into()));
+    }
+    let prefill_start = Instant::now();
+    let Some(mut logits) = model.forward_cancellable(cache, prompt, Logits::Last, cancel)? else {
+        let stats = Stats {
+            prompt_tokens: 0,
+            context_tokens: cache.len(),
+            generated_tokens: 0,
+            ttft_ms: 0.0,
+            prefill_tok_s: 0.0,
+            decode_tok_s: 0.0,
+        };
+        return Ok(Outcome {
+            reply: Reply {
+                text: String::new(),
+                ids: Vec::new(),
+                finish_reason: FinishReason::Cancelled,
+                stats,
+            },
+            prefilled: false,
+        });
+    };
+    let prefill_time = prefill_start.elapsed();
 
-    let mut sampler = Sampler::new(params.sampling.clone());
+    let mut sampler = Sampler::new(options.sampling.clone());
+    let window = options.sampling.repetition_window;
+    let mut recent: Vec<u32> = history[history.len().saturating_sub(window)..].to_vec();
+    recent.extend(&prompt[prompt.len().saturating_sub(window)..]);
     let mut stream = model.tokenizer().stream();
+    let mut stops = StopStrings::new(&options.stop);
     let mut ids = Vec::new();
     let mut text = String::new();
     let mut ttft = None;
     let decode_start = Instant::now();
     let mut decode_steps = 0;
+    let mut emit = |piece: &str, text: &mut String| {
+        if !piece.is_empty() {
+            on_text(piece);
+            text.push_str(piece);
+        }
+    };
     let finish_reason = loop {
-        if ids.len() >= params.max_tokens {
+        if ids.len() >= options.max_tokens {
             break FinishReason::Length;
         }
-        let id = sampler.sample(&logits);
-        ttft.get_or_insert_with(|| start.elapsed());
+        if cancel.is_cancelled() {
+            break FinishReason::Cancelled;
+        }
+        let id = sampler.sample(&mut logits, &recent);
+        ttft.get_or_insert_with(|| started.elapsed());
         if model.is_stop_token(id) {
             break FinishReason::StopToken;
         }
         ids.push(id);
-        let piece = stream.push(id);
-        if !piece.is_empty() {
-            on_text(&piece);
-            text.push_str(&piece);
+        recent.push(id);
+        let scan = stops.push(&stream.push(id));
+        emit(&scan.emit, &mut text);
+        if scan.stopped {
+            break FinishReason::StopString;
         }
-        if ids.len() >= params.max_tokens {
+        if ids.len() >= options.max_tokens {
             break FinishReason::Length;
+        }
+        if cancel.is_cancelled() {
+            break FinishReason::Cancelled;
         }
         if cache.len() >= cache.context() {
             break FinishReason::ContextFull;
@@ -112,22 +190,27 @@ pub fn generate(
         logits = model.forward(cache, &[id], Logits::Last)?;
         decode_steps += 1;
     };
-    let rest = stream.finish();
-    if !rest.is_empty() {
-        on_text(&rest);
-        text.push_str(&rest);
+    if finish_reason != FinishReason::StopString {
+        let scan = stops.push(&stream.finish());
+        emit(&scan.emit, &mut text);
+        emit(&stops.finish(), &mut text);
     }
     let decode_time = decode_start.elapsed();
-    Ok(Generation {
-        stats: GenerationStats {
-            prompt_tokens: prompt.len(),
-            generated_tokens: ids.len(),
-            ttft: ttft.unwrap_or_else(|| start.elapsed()),
-            prefill_tok_s: per_second(prompt.len(), prefill_time),
-            decode_tok_s: per_second(decode_steps, decode_time),
+    let stats = Stats {
+        prompt_tokens: prompt.len(),
+        context_tokens: cache.len() + usize::from(!ids.is_empty()),
+        generated_tokens: ids.len(),
+        ttft_ms: ttft.unwrap_or_else(|| started.elapsed()).as_secs_f64() * 1e3,
+        prefill_tok_s: per_second(prompt.len(), prefill_time),
+        decode_tok_s: per_second(decode_steps, decode_time),
+    };
+    Ok(Outcome {
+        reply: Reply {
+            text,
+            ids,
+            finish_reason,
+            stats,
         },
-        ids,
-        text,
-        finish_reason,
+        prefilled: true,
     })
 }

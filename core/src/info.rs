@@ -52,7 +52,7 @@ impl ModelInfo {
             sliding_layers: c.layers.iter().filter(|l| l.window.is_some()).count(),
             file_bytes: model.gguf().file_len(),
             tensor_types,
-            kv_cache_bytes: model.kv_cache_bytes(model.context_length()),
+            kv_cache_bytes: model.memory_estimate().kv_cache_bytes as usize,
             rope_bytes: model.rope_bytes(),
             load_ms: model.load_time().as_secs_f64() * 1e3,
         }

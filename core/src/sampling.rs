@@ -1,5 +1,6 @@
-//! Choosing the next token from logits: greedy, or temperature with top-k and top-p, drawn
-//! from a seeded generator so the same seed and inputs give the same output.
+//! Choosing the next token from logits: a repetition penalty, then greedy, or temperature with
+//! top-k, top-p and min-p, drawn from a seeded generator so the same seed and inputs give the
+//! same output.
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SamplingParams {
@@ -9,6 +10,12 @@ pub struct SamplingParams {
     pub top_k: usize,
     /// Keep the smallest set of tokens whose probability reaches p; 1 keeps all.
     pub top_p: f32,
+    /// Drop tokens less likely than `min_p` times the most likely one; 0 keeps all.
+    pub min_p: f32,
+    /// Divides positive logits (multiplies negative ones) of tokens seen in the last
+    /// `repetition_window` tokens; 1 is off.
+    pub repetition_penalty: f32,
+    pub repetition_window: usize,
     pub seed: u64,
 }
 
@@ -18,6 +25,9 @@ impl Default for SamplingParams {
             temperature: 0.8,
             top_k: 40,
             top_p: 0.95,
+            min_p: 0.05,
+            repetition_penalty: 1.0,
+            repetition_window: 64,
             seed: 0,
         }
     }
@@ -90,8 +100,25 @@ impl Sampler {
         Sampler { params, rng }
     }
 
-    pub fn sample(&mut self, logits: &[f32]) -> u32 {
+    /// The next token. `recent` is the sequence so far (only its last `repetition_window`
+    /// tokens matter); the penalty is applied to `logits` in place.
+    pub fn sample(&mut self, logits: &mut [f32], recent: &[u32]) -> u32 {
         let p = &self.params;
+        if p.repetition_penalty != 1.0 && p.repetition_penalty > 0.0 {
+            let mut seen: Vec<u32> =
+                recent[recent.len().saturating_sub(p.repetition_window)..].to_vec();
+            seen.sort_unstable();
+            seen.dedup();
+            for id in seen {
+                if let Some(l) = logits.get_mut(id as usize) {
+                    *l = if *l > 0.0 {
+                        *l / p.repetition_penalty
+                    } else {
+                        *l * p.repetition_penalty
+                    };
+                }
+            }
+        }
         if p.temperature <= 0.0 || p.top_k == 1 {
             return argmax(logits) as u32;
         }
@@ -129,6 +156,11 @@ impl Sampler {
                 .map_or(probs.len(), |i| i + 1);
             probs.truncate(keep);
         }
+        if p.min_p > 0.0 {
+            let floor = probs[0] * p.min_p as f64;
+            let keep = probs.iter().take_while(|&&q| q >= floor).count().max(1);
+            probs.truncate(keep);
+        }
         let total: f64 = probs.iter().sum();
         let mut r = self.rng.next_f64() * total;
         for (i, q) in probs.iter().enumerate() {
@@ -148,7 +180,7 @@ mod tests {
     #[test]
     fn greedy_takes_the_first_maximum() {
         let mut s = Sampler::new(SamplingParams::greedy());
-        assert_eq!(s.sample(&[0.1, 3.0, -1.0, 3.0]), 1);
+        assert_eq!(s.sample(&mut [0.1, 3.0, -1.0, 3.0], &[]), 1);
     }
 
     #[test]
@@ -159,7 +191,9 @@ mod tests {
                 seed,
                 ..Default::default()
             });
-            (0..50).map(|_| s.sample(&logits)).collect::<Vec<_>>()
+            (0..50)
+                .map(|_| s.sample(&mut logits.clone(), &[]))
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));
@@ -168,23 +202,57 @@ mod tests {
     #[test]
     fn top_k_and_top_p_limit_the_choice() {
         let logits = [5.0, 4.9, 0.0, -1.0, -2.0];
-        let mut s = Sampler::new(SamplingParams {
-            temperature: 1.0,
-            top_k: 2,
-            top_p: 1.0,
-            seed: 1,
-        });
-        for _ in 0..200 {
-            assert!(s.sample(&logits) < 2);
-        }
-        let mut s = Sampler::new(SamplingParams {
+        let open = SamplingParams {
             temperature: 1.0,
             top_k: 0,
-            top_p: 0.5,
+            top_p: 1.0,
+            min_p: 0.0,
             seed: 1,
+            ..SamplingParams::default()
+        };
+        let draws = |params: SamplingParams| {
+            let mut s = Sampler::new(params);
+            (0..300)
+                .map(|_| s.sample(&mut logits.clone(), &[]))
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        assert_eq!(draws(open.clone()).len(), 5);
+        assert_eq!(
+            draws(SamplingParams {
+                top_k: 2,
+                ..open.clone()
+            }),
+            [0, 1].into()
+        );
+        assert_eq!(
+            draws(SamplingParams {
+                top_p: 0.5,
+                ..open.clone()
+            }),
+            [0].into()
+        );
+        // e^0 / e^5 < 0.05: min-p keeps the two leaders only.
+        assert_eq!(
+            draws(SamplingParams {
+                min_p: 0.05,
+                ..open
+            }),
+            [0, 1].into()
+        );
+    }
+
+    #[test]
+    fn repetition_penalty_demotes_recent_tokens_only() {
+        let mut s = Sampler::new(SamplingParams {
+            repetition_penalty: 2.0,
+            repetition_window: 2,
+            ..SamplingParams::greedy()
         });
-        for _ in 0..200 {
-            assert_eq!(s.sample(&logits), 0);
-        }
+        let mut logits = [4.0, 3.0, -1.0];
+        // Token 0 is within the last two tokens: 4 / 2 < 3.
+        assert_eq!(s.sample(&mut logits, &[0, 2]), 1);
+        assert_eq!(logits, [2.0, 3.0, -2.0]);
+        // Token 0 fell out of the window.
+        assert_eq!(s.sample(&mut [4.0, 3.0, -1.0], &[0, 2, 2]), 0);
     }
 }

@@ -6,11 +6,29 @@ use half::f16;
 use half::slice::HalfFloatSliceExt;
 
 use super::config::Config;
+use crate::error::Result;
+use crate::memory::{ring_slots, zeroed_vec, Reservation};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvType {
     F16,
     F32,
+}
+
+impl KvType {
+    pub fn name(self) -> &'static str {
+        match self {
+            KvType::F16 => "f16",
+            KvType::F32 => "f32",
+        }
+    }
+
+    pub(crate) fn elem_bytes(self) -> usize {
+        match self {
+            KvType::F16 => 2,
+            KvType::F32 => 4,
+        }
+    }
 }
 
 enum Buf {
@@ -19,10 +37,49 @@ enum Buf {
 }
 
 impl Buf {
-    fn new(kind: KvType, len: usize) -> Buf {
-        match kind {
-            KvType::F32 => Buf::F32(vec![0.0; len]),
-            KvType::F16 => Buf::F16(vec![f16::ZERO; len]),
+    fn new(kind: KvType, len: usize) -> Result<Buf> {
+        Ok(match kind {
+            KvType::F32 => Buf::F32(zeroed_vec(len, "the KV cache")?),
+            KvType::F16 => Buf::F16(zeroed_vec(len, "the KV cache")?),
+        })
+    }
+
+    /// The raw little-endian bytes of `len` values from `at`.
+    fn bytes_at(&self, at: usize, len: usize) -> Vec<u8> {
+        match self {
+            Buf::F32(b) => b[at..at + len]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+            Buf::F16(b) => b[at..at + len]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+        }
+    }
+
+    /// Overwrites values from `at` with raw little-endian bytes (whole values).
+    fn set_bytes(&mut self, at: usize, bytes: &[u8]) {
+        match self {
+            Buf::F32(b) => {
+                for (d, s) in b[at..].iter_mut().zip(bytes.chunks_exact(4)) {
+                    *d = f32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+                }
+            }
+            Buf::F16(b) => {
+                for (d, s) in b[at..].iter_mut().zip(bytes.chunks_exact(2)) {
+                    *d = f16::from_le_bytes([s[0], s[1]]);
+                }
+            }
+        }
+    }
+
+    /// Copies `len` values at `at` from `other`, which has the same type.
+    fn copy_from(&mut self, other: &Buf, at: usize, len: usize) {
+        match (self, other) {
+            (Buf::F32(d), Buf::F32(s)) => d[at..at + len].copy_from_slice(&s[at..at + len]),
+            (Buf::F16(d), Buf::F16(s)) => d[at..at + len].copy_from_slice(&s[at..at + len]),
+            _ => unreachable!("caches of one model share their KV type"),
         }
     }
 
@@ -78,6 +135,18 @@ impl LayerCache {
         }
     }
 
+    /// The positions this layer holds when the cache has `len` tokens: the first and the count.
+    fn held_positions(&self, len: usize) -> (usize, usize) {
+        let n = len.min(self.slots);
+        (len - n, n)
+    }
+
+    /// The slot of the oldest held position and the count, for a cache of `len` tokens.
+    fn live_slots(&self, len: usize) -> (usize, usize) {
+        let (first, n) = self.held_positions(len);
+        (first % self.slots, n)
+    }
+
     /// The key of the token at `pos` for the KV head at `head_offset`, as f32 in `out`.
     pub fn read_key(&self, pos: usize, head_offset: usize, out: &mut [f32]) {
         self.k
@@ -96,33 +165,124 @@ pub struct KvCache {
     /// Tokens in the cache; the next token goes at this position.
     pub(crate) len: usize,
     context: usize,
+    kind: KvType,
+    _reservation: Reservation,
 }
 
 impl KvCache {
-    pub(crate) fn new(config: &Config, kind: KvType, context: usize, chunk: usize) -> KvCache {
+    /// An empty cache; `reservation` has taken its bytes from the model's memory budget.
+    pub(crate) fn new(
+        config: &Config,
+        kind: KvType,
+        context: usize,
+        chunk: usize,
+        reservation: Reservation,
+    ) -> Result<KvCache> {
         let row = config.n_head_kv * config.head_dim;
         let layers = config
             .layers
             .iter()
             .map(|l| {
-                let slots = match l.window {
-                    Some(w) => context.min(w + chunk - 1),
-                    None => context,
-                };
-                LayerCache {
-                    k: Buf::new(kind, slots * row),
-                    v: Buf::new(kind, slots * row),
+                let slots = ring_slots(l.window, context, chunk);
+                Ok(LayerCache {
+                    k: Buf::new(kind, slots * row)?,
+                    v: Buf::new(kind, slots * row)?,
                     slots,
                     row,
                     window: l.window,
-                }
+                })
             })
-            .collect();
-        KvCache {
+            .collect::<Result<_>>()?;
+        Ok(KvCache {
             layers,
             len: 0,
             context,
+            kind,
+            _reservation: reservation,
+        })
+    }
+
+    pub fn kv_type(&self) -> KvType {
+        self.kind
+    }
+
+    /// Copies the live positions of `other` (a cache of the same model) into this empty one.
+    pub(crate) fn copy_from(&mut self, other: &KvCache) {
+        for (d, s) in self.layers.iter_mut().zip(&other.layers) {
+            let (first, n) = s.live_slots(other.len);
+            // Live slots form one ring range; copy it in at most two pieces.
+            let head = n.min(d.slots - first);
+            for (at, len) in [(first, head), (0, n - head)] {
+                d.k.copy_from(&s.k, at * d.row, len * d.row);
+                d.v.copy_from(&s.v, at * d.row, len * d.row);
+            }
         }
+        self.len = other.len;
+    }
+
+    /// Drops the tokens from position `len` on, if every sliding layer still holds the window
+    /// that the next token at `len` needs. Returns false (changing nothing) when a ring has
+    /// already overwritten part of it.
+    pub(crate) fn truncate(&mut self, len: usize) -> bool {
+        if len >= self.len {
+            return len == self.len;
+        }
+        let keeps_window = self.layers.iter().all(|l| {
+            let needed_from = l.first_visible(len);
+            self.len <= needed_from + l.slots
+        });
+        if keeps_window {
+            self.len = len;
+        }
+        keeps_window
+    }
+
+    /// For each layer, the raw bytes of the keys and then the values of the positions it
+    /// holds, oldest first (what a saved chat stores).
+    pub(crate) fn layer_bytes(&self) -> impl Iterator<Item = (usize, Vec<u8>, Vec<u8>)> + '_ {
+        self.layers.iter().map(|l| {
+            let (first_pos, n) = l.held_positions(self.len);
+            let mut k = Vec::with_capacity(n * l.row * self.kind.elem_bytes());
+            let mut v = Vec::with_capacity(k.capacity());
+            for pos in first_pos..first_pos + n {
+                let at = (pos % l.slots) * l.row;
+                k.extend(l.k.bytes_at(at, l.row));
+                v.extend(l.v.bytes_at(at, l.row));
+            }
+            (first_pos, k, v)
+        })
+    }
+
+    /// Bytes one position takes in one layer's keys (the same for values).
+    pub(crate) fn row_bytes(&self) -> usize {
+        self.layers
+            .first()
+            .map_or(0, |l| l.row * self.kind.elem_bytes())
+    }
+
+    /// How many positions ending at `len` layer `il` can hold.
+    pub(crate) fn layer_slots(&self, il: usize) -> usize {
+        self.layers[il].slots
+    }
+
+    /// Fills layer `il` with positions `first_pos..` from raw key and value bytes (whole rows,
+    /// as many as `layer_bytes` gave), after which the cache holds `len` tokens.
+    pub(crate) fn set_layer_bytes(&mut self, il: usize, first_pos: usize, k: &[u8], v: &[u8]) {
+        let l = &mut self.layers[il];
+        let row_bytes = l.row * self.kind.elem_bytes();
+        for (i, (kr, vr)) in k
+            .chunks_exact(row_bytes)
+            .zip(v.chunks_exact(row_bytes))
+            .enumerate()
+        {
+            let at = ((first_pos + i) % l.slots) * l.row;
+            l.k.set_bytes(at, kr);
+            l.v.set_bytes(at, vr);
+        }
+    }
+
+    pub(crate) fn set_len(&mut self, len: usize) {
+        self.len = len;
     }
 
     /// Tokens held (the position of the next token).
@@ -145,22 +305,5 @@ impl KvCache {
 
     pub fn bytes(&self) -> usize {
         self.layers.iter().map(|l| l.k.bytes() + l.v.bytes()).sum()
-    }
-
-    /// Bytes a cache would take, without allocating it.
-    pub(crate) fn bytes_for(config: &Config, kind: KvType, context: usize, chunk: usize) -> usize {
-        let row = config.n_head_kv * config.head_dim;
-        let elem = match kind {
-            KvType::F16 => 2,
-            KvType::F32 => 4,
-        };
-        config
-            .layers
-            .iter()
-            .map(|l| {
-                let slots = l.window.map_or(context, |w| context.min(w + chunk - 1));
-                2 * slots * row * elem
-            })
-            .sum()
     }
 }

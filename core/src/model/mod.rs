@@ -17,8 +17,10 @@ use std::time::Instant;
 pub use config::{Arch, Config, LayerConfig, RopeConfig};
 pub use kv_cache::{KvCache, KvType};
 
+use crate::control::CancelToken;
 use crate::error::{Error, Result};
 use crate::gguf::Gguf;
+use crate::memory::{Budget, CostModel, MemoryEstimate};
 use crate::quant::Precision;
 use crate::threads::ThreadPool;
 use crate::tokenizer::Tokenizer;
@@ -39,7 +41,7 @@ pub struct ModelOptions {
     /// Tokens a sequence can hold; defaults to the smaller of the training context and
     /// [`DEFAULT_CONTEXT`].
     pub context_length: Option<usize>,
-    /// Compute threads; defaults to the number of CPUs available.
+    /// Compute threads; defaults to the performance cores (see [`crate::default_threads`]).
     pub threads: Option<usize>,
     pub kv_type: KvType,
     pub precision: Precision,
@@ -48,6 +50,12 @@ pub struct ModelOptions {
     pub prefill_chunk: usize,
     /// A Hugging Face `tokenizer.json` to use instead of the vocabulary in the GGUF file.
     pub tokenizer_json: Option<std::path::PathBuf>,
+    /// Anonymous memory the model and all its chats and prefixes may take, in bytes. Loading
+    /// and starting a chat fail with [`Error::MemoryBudget`] rather than exceed it.
+    pub memory_budget: Option<u64>,
+    /// With a budget: shrink the context until the model and one chat fit, instead of
+    /// failing to load.
+    pub fit_context_to_budget: bool,
 }
 
 impl Default for ModelOptions {
@@ -59,6 +67,8 @@ impl Default for ModelOptions {
             precision: Precision::Fast,
             prefill_chunk: DEFAULT_PREFILL_CHUNK,
             tokenizer_json: None,
+            memory_budget: None,
+            fit_context_to_budget: false,
         }
     }
 }
@@ -94,6 +104,8 @@ pub struct Model {
     context: usize,
     kv_type: KvType,
     prefill_chunk: usize,
+    budget: std::sync::Arc<Budget>,
+    estimate: MemoryEstimate,
     load_time: std::time::Duration,
 }
 
@@ -115,35 +127,26 @@ pub fn read_config<B: AsRef<[u8]>>(file: &Gguf<B>) -> Result<Config> {
 }
 
 impl Model {
+    /// What loading `path` with `options` would cost in memory, from the header alone. With
+    /// `fit_context_to_budget`, the context is the one loading would choose.
+    pub fn estimate_memory(path: &Path, options: &ModelOptions) -> Result<MemoryEstimate> {
+        let file = Gguf::open(path)?;
+        let mut config = read_config(&file)?;
+        Weights::locate(&file, &mut config)?;
+        let context = checked_context(&config, options)?;
+        let costs = cost_model(&file, &config, options);
+        Ok(costs.estimate(fit_context(&costs, context, options)?))
+    }
+
     pub fn load(path: &Path, options: &ModelOptions) -> Result<Model> {
         let start = Instant::now();
         let file = Gguf::open(path)?;
         let mut config = read_config(&file)?;
         let weights = Weights::locate(&file, &mut config)?;
-        let tokenizer = match &options.tokenizer_json {
-            Some(json) => Tokenizer::from_tokenizer_json(json)?,
-            None => crate::vocab::tokenizer_from_gguf(&file)?,
-        };
-        let context = match options.context_length {
-            Some(0) => {
-                return Err(Error::InvalidArgument(
-                    "context length must be at least 1".into(),
-                ))
-            }
-            Some(n) => n,
-            None => config.train_context.min(DEFAULT_CONTEXT),
-        };
-        if context > config.train_context {
-            return Err(Error::InvalidArgument(format!(
-                "context length {context} exceeds the {} tokens the model was trained with",
-                config.train_context
-            )));
-        }
-        if options.prefill_chunk == 0 {
-            return Err(Error::InvalidArgument(
-                "prefill chunk must be at least 1 token".into(),
-            ));
-        }
+        let context = checked_context(&config, options)?;
+        let costs = cost_model(&file, &config, options);
+        let context = fit_context(&costs, context, options)?;
+        let estimate = costs.estimate(context);
         let threads = match options.threads {
             Some(n) if (1..=MAX_THREADS).contains(&n) => n,
             Some(n) => {
@@ -151,7 +154,11 @@ impl Model {
                     "threads must be 1 to {MAX_THREADS}, not {n}"
                 )))
             }
-            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            None => crate::cpu::default_threads(),
+        };
+        let tokenizer = match &options.tokenizer_json {
+            Some(json) => Tokenizer::from_tokenizer_json(json)?,
+            None => crate::vocab::tokenizer_from_gguf(&file)?,
         };
         let pool = ThreadPool::new(threads).map_err(|e| {
             Error::InvalidArgument(format!("cannot start {threads} compute threads: {e}"))
@@ -161,6 +168,10 @@ impl Model {
             .iter()
             .map(|&r| RopeTable::new(r, config.head_dim, context))
             .collect();
+        let budget = Budget::new(
+            options.memory_budget,
+            estimate.fixed_bytes + estimate.scratch_bytes,
+        );
         let model = Model {
             file,
             config,
@@ -172,6 +183,8 @@ impl Model {
             context,
             kv_type: options.kv_type,
             prefill_chunk: options.prefill_chunk,
+            budget,
+            estimate,
             load_time: start.elapsed(),
         };
         log::info!(
@@ -214,14 +227,33 @@ impl Model {
         &self.file
     }
 
-    /// A new, empty KV cache sized for this model's context.
-    pub fn new_cache(&self) -> KvCache {
-        KvCache::new(&self.config, self.kv_type, self.context, self.prefill_chunk)
+    /// A new, empty KV cache sized for this model's context, taken from the memory budget.
+    pub fn new_cache(&self) -> Result<KvCache> {
+        let reservation = self.budget.reserve(self.estimate.kv_cache_bytes)?;
+        KvCache::new(
+            &self.config,
+            self.kv_type,
+            self.context,
+            self.prefill_chunk,
+            reservation,
+        )
     }
 
-    /// Bytes a KV cache of `context` tokens takes, without allocating one.
-    pub fn kv_cache_bytes(&self, context: usize) -> usize {
-        KvCache::bytes_for(&self.config, self.kv_type, context, self.prefill_chunk)
+    /// A new cache holding the same tokens as `cache`.
+    pub fn clone_cache(&self, cache: &KvCache) -> Result<KvCache> {
+        let mut copy = self.new_cache()?;
+        copy.copy_from(cache);
+        Ok(copy)
+    }
+
+    /// The memory this model costs with one chat (see [`Model::estimate_memory`]).
+    pub fn memory_estimate(&self) -> &MemoryEstimate {
+        &self.estimate
+    }
+
+    /// Anonymous bytes the model and its live caches hold by the budget's count.
+    pub fn memory_in_use(&self) -> u64 {
+        self.budget.used()
     }
 
     /// Bytes of the RoPE tables (anonymous memory that scales with the context).
@@ -233,6 +265,20 @@ impl Model {
     /// Long inputs are prefilled in chunks. Fails, leaving `cache` untouched, on an unknown
     /// token id or when the tokens would not fit in the context.
     pub fn forward(&self, cache: &mut KvCache, tokens: &[u32], logits: Logits) -> Result<Vec<f32>> {
+        let never = CancelToken::new();
+        let out = self.forward_cancellable(cache, tokens, logits, &never)?;
+        Ok(out.expect("a token nobody can cancel"))
+    }
+
+    /// [`Model::forward`] that checks `cancel` before each prefill chunk and returns `None`
+    /// when it is set; the chunks already run stay in `cache`.
+    pub fn forward_cancellable(
+        &self,
+        cache: &mut KvCache,
+        tokens: &[u32],
+        logits: Logits,
+        cancel: &CancelToken,
+    ) -> Result<Option<Vec<f32>>> {
         if tokens.is_empty() {
             return Err(Error::InvalidArgument("no tokens to run".into()));
         }
@@ -251,6 +297,9 @@ impl Model {
         let chunks = tokens.chunks(self.prefill_chunk);
         let n_chunks = chunks.len();
         for (i, chunk) in chunks.enumerate() {
+            if cancel.is_cancelled() {
+                return Ok(None);
+            }
             let n_logits = match logits {
                 Logits::All => chunk.len(),
                 Logits::Last if i + 1 == n_chunks => 1,
@@ -259,6 +308,65 @@ impl Model {
             let rows = self.forward_chunk(cache, chunk, n_logits);
             out.extend_from_slice(&rows);
         }
-        Ok(out)
+        Ok(Some(out))
     }
+}
+
+/// The context the options ask for, checked against what the model was trained with.
+fn checked_context(config: &Config, options: &ModelOptions) -> Result<usize> {
+    if options.prefill_chunk == 0 {
+        return Err(Error::InvalidArgument(
+            "prefill chunk must be at least 1 token".into(),
+        ));
+    }
+    let context = match options.context_length {
+        Some(0) => {
+            return Err(Error::InvalidArgument(
+                "context length must be at least 1".into(),
+            ))
+        }
+        Some(n) => n,
+        None => config.train_context.min(DEFAULT_CONTEXT),
+    };
+    if context > config.train_context {
+        return Err(Error::InvalidArgument(format!(
+            "context length {context} exceeds the {} tokens the model was trained with",
+            config.train_context
+        )));
+    }
+    Ok(context)
+}
+
+fn cost_model<'a>(file: &Gguf, config: &'a Config, options: &ModelOptions) -> CostModel<'a> {
+    CostModel {
+        config,
+        kv_type: options.kv_type,
+        prefill_chunk: options.prefill_chunk,
+        tokenizer_bytes: CostModel::tokenizer_bytes(file, config.vocab_size),
+        weights_bytes: file.tensors().iter().map(|t| t.size as u64).sum(),
+    }
+}
+
+/// `context`, or with a budget the largest context up to it that fits (when allowed to
+/// shrink); fails when even that does not fit.
+fn fit_context(costs: &CostModel, context: usize, options: &ModelOptions) -> Result<usize> {
+    let Some(budget) = options.memory_budget else {
+        return Ok(context);
+    };
+    let needed = costs.estimate(context).anonymous_bytes;
+    if needed <= budget {
+        return Ok(context);
+    }
+    let refuse = || Error::MemoryBudget {
+        needed,
+        available: budget,
+    };
+    if !options.fit_context_to_budget {
+        return Err(refuse());
+    }
+    let fitted = costs.max_context(budget, context).ok_or_else(refuse)?;
+    log::info!(
+        "context shrunk from {context} to {fitted} tokens to fit a budget of {budget} bytes"
+    );
+    Ok(fitted)
 }

@@ -1,0 +1,234 @@
+//! What a model will cost in memory, known from the GGUF header before anything is loaded,
+//! and the budget that keeps a phone app within it. Weights stay in the mapped file (clean
+//! pages the OS can drop); everything else is anonymous memory: the tokenizer, the RoPE
+//! tables, one prefill chunk of activations, and a KV cache per chat or prefix.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::gguf::Gguf;
+use crate::model::{Config, KvType};
+
+/// Anonymous bytes each vocabulary entry costs beyond its text: the piece's `String`, its
+/// score, type and hash-map slot (measured on Gemma 3's 262k-token vocabulary).
+const TOKENIZER_BYTES_PER_TOKEN: u64 = 64;
+
+/// The memory a model takes, as plain numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryEstimate {
+    /// Weights, read from the mapped file: file-backed, not counted against an app.
+    pub weights_bytes: u64,
+    pub context_length: usize,
+    /// The KV cache of one chat at `context_length`.
+    pub kv_cache_bytes: u64,
+    /// Tokenizer and RoPE tables: anonymous memory held once per loaded model.
+    pub fixed_bytes: u64,
+    /// Activations of one prefill chunk and the logits of one token.
+    pub scratch_bytes: u64,
+    /// `fixed_bytes + scratch_bytes + kv_cache_bytes`: a loaded model with one chat.
+    pub anonymous_bytes: u64,
+}
+
+/// Everything the estimate depends on besides the context length.
+pub(crate) struct CostModel<'a> {
+    pub config: &'a Config,
+    pub kv_type: KvType,
+    pub prefill_chunk: usize,
+    pub tokenizer_bytes: u64,
+    pub weights_bytes: u64,
+}
+
+impl CostModel<'_> {
+    pub fn tokenizer_bytes<B: AsRef<[u8]>>(file: &Gguf<B>, vocab_size: usize) -> u64 {
+        let layout = &file.layout;
+        let metadata = (layout.tensor_infos_start - layout.metadata_start) as u64;
+        metadata + vocab_size as u64 * TOKENIZER_BYTES_PER_TOKEN
+    }
+
+    pub fn kv_cache_bytes(&self, context: usize) -> u64 {
+        let c = self.config;
+        let row = (c.n_head_kv * c.head_dim) as u64;
+        let elem = self.kv_type.elem_bytes() as u64;
+        c.layers
+            .iter()
+            .map(|l| 2 * ring_slots(l.window, context, self.prefill_chunk) as u64 * row * elem)
+            .sum()
+    }
+
+    pub fn rope_bytes(&self, context: usize) -> u64 {
+        (self.config.ropes.len() * context * self.config.head_dim * 4) as u64
+    }
+
+    pub fn scratch_bytes(&self) -> u64 {
+        let c = self.config;
+        let n = self.prefill_chunk as u64;
+        let q = (c.n_head * c.head_dim) as u64;
+        let kv = (c.n_head_kv * c.head_dim) as u64;
+        let per_token = 3 * c.n_embd as u64 + 2 * q + 2 * kv + 2 * c.n_ff as u64;
+        // Logits of one token, plus the sampler's candidates (id and probability) over them.
+        let logits = c.vocab_size as u64 * (4 + 16);
+        n * per_token * 4 + logits
+    }
+
+    pub fn estimate(&self, context: usize) -> MemoryEstimate {
+        let kv_cache_bytes = self.kv_cache_bytes(context);
+        let fixed_bytes = self.tokenizer_bytes + self.rope_bytes(context);
+        let scratch_bytes = self.scratch_bytes();
+        MemoryEstimate {
+            weights_bytes: self.weights_bytes,
+            context_length: context,
+            kv_cache_bytes,
+            fixed_bytes,
+            scratch_bytes,
+            anonymous_bytes: fixed_bytes + scratch_bytes + kv_cache_bytes,
+        }
+    }
+
+    /// The largest context up to `limit` whose model-plus-one-chat cost fits `budget`.
+    pub fn max_context(&self, budget: u64, limit: usize) -> Option<usize> {
+        let fits = |n: usize| self.estimate(n).anonymous_bytes <= budget;
+        if !fits(1) {
+            return None;
+        }
+        // The cost grows with the context, so the largest fitting one is found by bisection.
+        let (mut lo, mut hi) = (1, limit);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if fits(mid) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        Some(lo)
+    }
+}
+
+/// Positions a layer's KV cache keeps: all of them, or for a sliding layer its window plus
+/// one prefill chunk (so a chunk's first query still sees its whole window).
+pub(crate) fn ring_slots(window: Option<usize>, context: usize, prefill_chunk: usize) -> usize {
+    match window {
+        Some(w) => context.min(w + prefill_chunk - 1),
+        None => context,
+    }
+}
+
+/// Anonymous memory in use against an optional limit, shared by a model and its caches.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    limit: Option<u64>,
+    used: AtomicU64,
+}
+
+/// Bytes taken from a [`Budget`], given back on drop.
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    budget: Arc<Budget>,
+    bytes: u64,
+}
+
+impl Budget {
+    pub fn new(limit: Option<u64>, used: u64) -> Arc<Budget> {
+        Arc::new(Budget {
+            limit,
+            used: AtomicU64::new(used),
+        })
+    }
+
+    pub fn reserve(self: &Arc<Budget>, bytes: u64) -> Result<Reservation> {
+        let mut used = self.used.load(Ordering::Relaxed);
+        loop {
+            let needed = used + bytes;
+            if let Some(limit) = self.limit {
+                if needed > limit {
+                    return Err(Error::MemoryBudget {
+                        needed,
+                        available: limit,
+                    });
+                }
+            }
+            match self
+                .used
+                .compare_exchange(used, needed, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    return Ok(Reservation {
+                        budget: Arc::clone(self),
+                        bytes,
+                    })
+                }
+                Err(now) => used = now,
+            }
+        }
+    }
+
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.budget.used.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
+/// A vector of `len` zeros whose allocation failure is an error, not an abort. Zeroed pages
+/// come from the OS untouched, so a large cache costs resident memory only as it fills.
+pub(crate) fn zeroed_vec<T: Zeroable>(len: usize, what: &'static str) -> Result<Vec<T>> {
+    let layout = std::alloc::Layout::array::<T>(len).map_err(|_| Error::OutOfMemory {
+        what,
+        bytes: u64::MAX,
+    })?;
+    if layout.size() == 0 {
+        return Ok(Vec::new());
+    }
+    // SAFETY: the layout is non-zero; an all-zero bit pattern is a valid `T` (see `Zeroable`); the
+    // vector takes ownership of an allocation made with exactly this layout.
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout) as *mut T;
+        if ptr.is_null() {
+            return Err(Error::OutOfMemory {
+                what,
+                bytes: layout.size() as u64,
+            });
+        }
+        Ok(Vec::from_raw_parts(ptr, len, len))
+    }
+}
+
+/// Types for which all-zero bytes are a valid value.
+///
+/// # Safety
+/// Implement only for such types.
+pub(crate) unsafe trait Zeroable {}
+// SAFETY: zero bytes are 0.0 in both.
+unsafe impl Zeroable for f32 {}
+unsafe impl Zeroable for half::f16 {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_refuses_past_its_limit_and_frees_on_drop() {
+        let budget = Budget::new(Some(100), 40);
+        let a = budget.reserve(50).unwrap();
+        let err = budget.reserve(20).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "memory budget exceeded: needs 110 bytes, 100 available"
+        );
+        drop(a);
+        assert_eq!(budget.used(), 40);
+        budget.reserve(60).unwrap();
+    }
+
+    #[test]
+    fn zeroed_vec_is_zero_and_huge_requests_fail() {
+        let v: Vec<f32> = zeroed_vec(1000, "test").unwrap();
+        assert!(v.iter().all(|&x| x == 0.0));
+        assert!(zeroed_vec::<f32>(usize::MAX / 2, "test").is_err());
+    }
+}

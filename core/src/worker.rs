@@ -1,0 +1,120 @@
+//! The model's own thread for streamed requests: `*_async` calls return at once with a
+//! [`GenerationHandle`] and the work runs here, one request after another, while a
+//! [`Listener`] receives the text and then exactly one result.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+
+use crate::control::CancelToken;
+use crate::error::{Error, Result};
+use crate::generate::Reply;
+
+/// Receives a streamed request's text on the model's thread.
+pub trait Listener: Send {
+    /// A piece of the reply: whole UTF-8 characters, never part of a stop string.
+    fn on_text(&mut self, text: &str);
+    /// Called once, last: the reply (also when cancelled) or the error.
+    fn on_finish(self: Box<Self>, result: Result<Reply>);
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+pub(crate) struct Worker {
+    jobs: Sender<Job>,
+    /// Jobs submitted and not yet finished.
+    queued: Arc<AtomicUsize>,
+}
+
+impl Worker {
+    pub fn start() -> Result<Worker> {
+        let (jobs, receiver) = channel::<Job>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&queued);
+        // The thread owns only the receiver: when the engine (and its sender) is dropped, the
+        // loop ends after the jobs already queued.
+        std::thread::Builder::new()
+            .name("gemkit-worker".into())
+            .spawn(move || {
+                for job in receiver {
+                    job();
+                    counter.fetch_sub(1, Ordering::AcqRel);
+                }
+            })
+            .map_err(|e| Error::InvalidArgument(format!("cannot start the model's thread: {e}")))?;
+        Ok(Worker { jobs, queued })
+    }
+
+    /// Whether a request is running or waiting.
+    pub fn is_busy(&self) -> bool {
+        self.queued.load(Ordering::Acquire) > 0
+    }
+
+    /// Runs `work` on the worker thread and hands its result to `listener`.
+    pub fn submit(
+        &self,
+        listener: Box<dyn Listener>,
+        work: impl FnOnce(&CancelToken, &mut dyn FnMut(&str)) -> Result<Reply> + Send + 'static,
+    ) -> GenerationHandle {
+        let handle = GenerationHandle {
+            cancel: CancelToken::new(),
+            done: Arc::new((Mutex::new(false), Condvar::new())),
+        };
+        let cancel = handle.cancel.clone();
+        let done = Arc::clone(&handle.done);
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        let job: Job = Box::new(move || {
+            let mut listener = listener;
+            // A panic (a bug, or a listener that panics) must not take the thread down with the
+            // requests queued behind it.
+            let result = panic::catch_unwind(AssertUnwindSafe(|| {
+                work(&cancel, &mut |text| listener.on_text(text))
+            }))
+            .unwrap_or_else(|_| Err(Error::Internal("the request panicked".into())));
+            if panic::catch_unwind(AssertUnwindSafe(|| listener.on_finish(result))).is_err() {
+                log::error!("a listener panicked in on_finish");
+            }
+            let (finished, signal) = &*done;
+            *finished.lock().unwrap_or_else(PoisonError::into_inner) = true;
+            signal.notify_all();
+        });
+        if let Err(unsent) = self.jobs.send(job) {
+            // The thread is gone (it cannot be while the engine lives); run here rather than lose it.
+            (unsent.0)();
+        }
+        handle
+    }
+}
+
+/// A streamed request in flight. Cancel it from any thread; dropping it cancels too.
+pub struct GenerationHandle {
+    cancel: CancelToken,
+    done: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl GenerationHandle {
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Whether the listener has had its result.
+    pub fn is_finished(&self) -> bool {
+        *self.done.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Blocks until the listener has had its result.
+    pub fn wait(&self) {
+        let (finished, signal) = &*self.done;
+        let mut done = finished.lock().unwrap_or_else(PoisonError::into_inner);
+        while !*done {
+            done = signal.wait(done).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+impl Drop for GenerationHandle {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
