@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 pub struct Args {
     pub command: String,
-    values: HashMap<String, String>,
+    values: HashMap<String, Vec<String>>,
     switches: Vec<String>,
 }
 
@@ -25,9 +25,10 @@ impl Args {
                 continue;
             }
             let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
-            if values.insert(name.to_owned(), value.clone()).is_some() {
-                return Err(format!("--{name} given twice"));
-            }
+            values
+                .entry(name.to_owned())
+                .or_insert_with(Vec::new)
+                .push(value.clone());
         }
         Ok(Args {
             command: command.clone(),
@@ -53,16 +54,27 @@ impl Args {
         self.switches.iter().any(|s| s == name)
     }
 
+    /// Every value of a flag that may be given several times.
+    pub fn all(&self, name: &str) -> &[String] {
+        self.values.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    /// The value of a flag given at most once.
+    fn one(&self, name: &str) -> Result<Option<&str>, String> {
+        match self.all(name) {
+            [] => Ok(None),
+            [v] => Ok(Some(v)),
+            _ => Err(format!("--{name} given twice")),
+        }
+    }
+
     pub fn required(&self, name: &str) -> Result<&str, String> {
-        self.values
-            .get(name)
-            .map(String::as_str)
+        self.one(name)?
             .ok_or_else(|| format!("gemkit {}: --{name} is required", self.command))
     }
 
     pub fn opt<T: FromStr>(&self, name: &str) -> Result<Option<T>, String> {
-        self.values
-            .get(name)
+        self.one(name)?
             .map(|v| {
                 v.parse()
                     .map_err(|_| format!("--{name}: cannot read {v:?} as a number"))

@@ -48,7 +48,7 @@ pub fn bench(args: &Args) -> Result<serde_json::Value, String> {
 
     let load_start = Instant::now();
     let model = Model::load(Path::new(path), &options).map_err(|e| e.to_string())?;
-    let mut cache = model.new_cache();
+    let mut cache = model.new_cache().map_err(|e| e.to_string())?;
     let load_ms = load_start.elapsed().as_secs_f64() * 1e3;
     let after_load = ProcessMemory::current();
     let mut peak = after_load;

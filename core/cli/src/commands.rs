@@ -5,17 +5,16 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use gemkit::generate::{generate, GenerateParams};
 use gemkit::info::{ModelInfo, ProcessMemory};
 use gemkit::sampling::SamplingParams;
-use gemkit::{Logits, Model, ModelOptions};
+use gemkit::{CancelToken, Engine, GenerateOptions, Logits, Model, ModelOptions};
 use serde_json::json;
 
 use crate::args::Args;
 
 type CmdResult = Result<(), String>;
 
-fn out(text: &str) -> CmdResult {
+pub fn out(text: &str) -> CmdResult {
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(text.as_bytes())
@@ -23,11 +22,11 @@ fn out(text: &str) -> CmdResult {
         .map_err(|e| format!("writing output: {e}"))
 }
 
-fn out_json(value: &serde_json::Value) -> CmdResult {
+pub fn out_json(value: &serde_json::Value) -> CmdResult {
     out(&format!("{value}\n"))
 }
 
-fn err(e: gemkit::Error) -> String {
+pub fn err(e: gemkit::Error) -> String {
     e.to_string()
 }
 
@@ -38,6 +37,7 @@ pub fn run(argv: &[String]) -> CmdResult {
         "tokenize" => tokenize(&args),
         "logits" => logits(&args),
         "generate" => generate_cmd(&args),
+        "chat" => crate::chat::chat(&args),
         "bench" => out_report(&crate::bench::bench(&args)?, args.switch("json")),
         other => Err(format!("unknown command {other:?} (try gemkit --help)")),
     }
@@ -137,7 +137,7 @@ fn logits(args: &Args) -> CmdResult {
         ..ModelOptions::reference()
     };
     let model = load(args, options)?;
-    let mut cache = model.new_cache();
+    let mut cache = model.new_cache().map_err(err)?;
     let logits = model.forward(&mut cache, &ids, Logits::All).map_err(err)?;
     let rows: Vec<&[f32]> = logits.chunks(model.config().vocab_size).collect();
     if args.switch("json") {
@@ -153,6 +153,35 @@ fn logits(args: &Args) -> CmdResult {
     }
 }
 
+/// Generation options from the flags shared by `generate` and `chat`.
+pub fn generate_options(args: &Args) -> Result<GenerateOptions, String> {
+    let defaults = SamplingParams::default();
+    Ok(GenerateOptions {
+        max_tokens: args.get("max-tokens", 256)?,
+        sampling: SamplingParams {
+            temperature: args.get("temperature", defaults.temperature)?,
+            top_k: args.get("top-k", defaults.top_k)?,
+            top_p: args.get("top-p", defaults.top_p)?,
+            seed: args.get("seed", defaults.seed)?,
+            ..defaults
+        },
+        stop: args.all("stop").to_vec(),
+        ..GenerateOptions::default()
+    })
+}
+
+/// Loads the model for `generate` and `chat`; returns it with the load time in ms.
+pub fn load_engine(args: &Args) -> Result<(Engine, f64), String> {
+    let options = ModelOptions {
+        context_length: args.opt("ctx")?,
+        threads: args.opt("threads")?,
+        ..ModelOptions::default()
+    };
+    let start = Instant::now();
+    let engine = Engine::load(Path::new(args.required("model")?), &options).map_err(err)?;
+    Ok((engine, start.elapsed().as_secs_f64() * 1e3))
+}
+
 fn generate_cmd(args: &Args) -> CmdResult {
     args.allow(&[
         "model",
@@ -166,55 +195,38 @@ fn generate_cmd(args: &Args) -> CmdResult {
         "ctx",
         "json",
     ])?;
-    let defaults = SamplingParams::default();
-    let params = GenerateParams {
-        max_tokens: args.get("max-tokens", 256)?,
-        sampling: SamplingParams {
-            temperature: args.get("temperature", defaults.temperature)?,
-            top_k: args.get("top-k", defaults.top_k)?,
-            top_p: args.get("top-p", defaults.top_p)?,
-            seed: args.get("seed", defaults.seed)?,
-        },
-    };
-    let options = ModelOptions {
-        context_length: args.opt("ctx")?,
-        threads: args.opt("threads")?,
-        ..ModelOptions::default()
-    };
+    let options = generate_options(args)?;
     let prompt = args.required("prompt")?;
     let json_mode = args.switch("json");
-
-    let load_start = Instant::now();
-    let model = load(args, options)?;
-    let mut cache = model.new_cache();
-    let load_ms = load_start.elapsed().as_secs_f64() * 1e3;
-
-    let prompt_ids = model
+    let (engine, load_ms) = load_engine(args)?;
+    let prompt_ids = engine
+        .model()
         .tokenizer()
         .encode(prompt, true, true)
         .map_err(|e| err(e.into()))?;
     let mut write_error = None;
-    let result = generate(&model, &mut cache, &prompt_ids, &params, |piece| {
-        if !json_mode && write_error.is_none() {
-            write_error = out(piece).err();
-        }
-    })
-    .map_err(err)?;
+    let reply = engine
+        .complete(None, prompt, &options, &CancelToken::new(), &mut |piece| {
+            if !json_mode && write_error.is_none() {
+                write_error = out(piece).err();
+            }
+        })
+        .map_err(err)?;
     if let Some(e) = write_error {
         return Err(e);
     }
     if json_mode {
-        let s = &result.stats;
+        let s = &reply.stats;
         out_json(&json!({
             "prompt_ids": prompt_ids,
-            "ids": result.ids,
-            "text": result.text,
-            "finish_reason": result.finish_reason.as_str(),
+            "ids": reply.ids,
+            "text": reply.text,
+            "finish_reason": reply.finish_reason.as_str(),
             "stats": {
                 "prompt_tokens": s.prompt_tokens,
                 "generated_tokens": s.generated_tokens,
                 "load_ms": load_ms,
-                "ttft_ms": s.ttft.as_secs_f64() * 1e3,
+                "ttft_ms": s.ttft_ms,
                 "prefill_tok_s": s.prefill_tok_s,
                 "decode_tok_s": s.decode_tok_s,
             }

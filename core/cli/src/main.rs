@@ -4,6 +4,7 @@
 
 mod args;
 mod bench;
+mod chat;
 mod commands;
 
 use std::io::Write;
@@ -17,6 +18,8 @@ commands:
   logits    --model PATH --ids 2,651,9 [--json]
   generate  --model PATH --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K]
             [--top-p P] [--seed S] [--threads N] [--ctx N] [--json]
+  chat      --model PATH [--system TEXT] [--stop TEXT]... [--max-tokens N] [--temperature T]
+            [--seed S] [--ctx N] [--threads N] [--json]
   bench     --model PATH [--prompt-tokens 128] [--gen-tokens 128] [--threads N] [--repeat R]
             [--ctx N] [--json]";
 

@@ -223,3 +223,67 @@ fn bad_arguments_are_one_line_errors() {
         one_line_error(&args);
     }
 }
+
+#[test]
+fn chat_prints_one_json_object_per_stdin_line() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let model = gemkit_tests::real_model_path();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gemkit"))
+        .args(["chat", "--model", model.to_str().unwrap(), "--json"])
+        .args([
+            "--system",
+            "Be brief.",
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "8",
+        ])
+        .args(["--stop", "never", "--stop", "appears"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("gemkit runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Hello!\n\nWhat is two plus two?\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let turns: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(turns.len(), 2, "the empty line is not a turn");
+    for turn in &turns {
+        assert!(
+            turn["reply"].is_string() && turn["finish_reason"].is_string(),
+            "{turn}"
+        );
+        for key in [
+            "prompt_tokens",
+            "context_tokens",
+            "generated_tokens",
+            "ttft_ms",
+            "prefill_tok_s",
+            "decode_tok_s",
+        ] {
+            assert!(
+                turn["stats"][key].is_number(),
+                "chat stats lack {key}: {turn}"
+            );
+        }
+    }
+    // The second turn prefills only its own tokens.
+    let context = turns[0]["stats"]["context_tokens"].as_u64().unwrap();
+    assert!(turns[1]["stats"]["prompt_tokens"].as_u64().unwrap() < context);
+}
