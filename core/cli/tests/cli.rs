@@ -287,3 +287,37 @@ fn chat_prints_one_json_object_per_stdin_line() {
     let context = turns[0]["stats"]["context_tokens"].as_u64().unwrap();
     assert!(turns[1]["stats"]["prompt_tokens"].as_u64().unwrap() < context);
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_cancels_the_reply_not_the_chat() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+
+    let model = gemkit_tests::real_model_path();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gemkit"))
+        .args(["chat", "--model", model.to_str().unwrap(), "--json"])
+        .args(["--temperature", "0", "--max-tokens", "3000"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("gemkit runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Counting goes on long past the moment of the interrupt; the chat survives each one.
+    for message in ["Count from 1 to 1000: 1, 2, 3,\n", "Go on: 4, 5, 6,\n"] {
+        stdin.write_all(message.as_bytes()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let kill = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let turn: serde_json::Value =
+            serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        assert_eq!(turn["finish_reason"], "cancelled", "{turn}");
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
