@@ -106,6 +106,43 @@ pub const Q6K_BYTES: usize = DType::Q6K.block().1;
 /// from zero) computed with the unrounded f32 `1/d`.
 pub fn quantize_row_q8_0(x: &[f32], out: &mut [BlockQ8_0]) {
     assert_eq!(x.len(), out.len() * QK8_0, "quantize_row_q8_0 sizes");
+    #[cfg(target_arch = "x86_64")]
+    if detected() != Isa::Scalar {
+        // SAFETY: every x86 family past scalar has AVX2, FMA and F16C.
+        return unsafe { quantize_q8_0_avx2(x, out) };
+    }
+    quantize_q8_0(x, out)
+}
+
+/// Quantizes `x` (a multiple of 256 long) into `out` exactly as ggml's `quantize_row_q8_K_ref`:
+/// the element of largest magnitude maps to -127, the others round half to even, and `bsums`
+/// holds the sums of each 16 quants.
+pub fn quantize_row_q8k(x: &[f32], out: &mut [BlockQ8K]) {
+    assert_eq!(x.len(), out.len() * QK_K, "quantize_row_q8k sizes");
+    #[cfg(target_arch = "x86_64")]
+    if detected() != Isa::Scalar {
+        // SAFETY: every x86 family past scalar has AVX2, FMA and F16C.
+        return unsafe { quantize_q8k_avx2(x, out) };
+    }
+    quantize_q8k(x, out)
+}
+
+// The bodies below are plain Rust. Compiled for AVX2 their rounding is one instruction and
+// their loops vectorize; for the baseline x86-64 target rounding is a libm call per value.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn quantize_q8_0_avx2(x: &[f32], out: &mut [BlockQ8_0]) {
+    quantize_q8_0(x, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn quantize_q8k_avx2(x: &[f32], out: &mut [BlockQ8K]) {
+    quantize_q8k(x, out)
+}
+
+#[inline(always)]
+fn quantize_q8_0(x: &[f32], out: &mut [BlockQ8_0]) {
     for (xb, yb) in x.chunks_exact(QK8_0).zip(out.iter_mut()) {
         let amax = xb.iter().fold(0f32, |m, v| m.max(v.abs()));
         let d = amax / 127.0;
@@ -117,20 +154,21 @@ pub fn quantize_row_q8_0(x: &[f32], out: &mut [BlockQ8_0]) {
     }
 }
 
-/// Quantizes `x` (a multiple of 256 long) into `out` exactly as ggml's `quantize_row_q8_K_ref`:
-/// the element of largest magnitude maps to -127, the others round half to even, and `bsums`
-/// holds the sums of each 16 quants.
-pub fn quantize_row_q8k(x: &[f32], out: &mut [BlockQ8K]) {
-    assert_eq!(x.len(), out.len() * QK_K, "quantize_row_q8k sizes");
+#[inline(always)]
+fn quantize_q8k(x: &[f32], out: &mut [BlockQ8K]) {
     for (xb, yb) in x.chunks_exact(QK_K).zip(out.iter_mut()) {
-        let (mut amax, mut max) = (0f32, 0f32);
-        for &v in xb {
-            if v.abs() > amax {
-                amax = v.abs();
-                max = v;
-            }
-        }
-        if amax == 0.0 {
+        // The value of largest magnitude, the first one on a tie of +a and -a as ggml picks.
+        let (hi, lo) = xb
+            .iter()
+            .fold((0f32, 0f32), |(hi, lo), &v| (hi.max(v), lo.min(v)));
+        let max = if hi > -lo {
+            hi
+        } else if -lo > hi {
+            lo
+        } else {
+            *xb.iter().find(|v| v.abs() == hi).unwrap_or(&0.0)
+        };
+        if max == 0.0 {
             *yb = BlockQ8K::default();
             continue;
         }
