@@ -12,6 +12,12 @@ use super::Model;
 use crate::quant::QMatrix;
 use crate::threads::SharedMut;
 
+thread_local! {
+    /// Each compute thread's attention scratch: a value row and a block's scores, kept between
+    /// calls so that long contexts do not allocate (and fault in) megabytes per task.
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Scratch for one chunk of `n` tokens.
 struct Buffers {
     x: Vec<f32>,
@@ -68,10 +74,33 @@ fn rms_norm_in_place(x: &mut [f32], w: &[f32], eps: f32) {
     }
 }
 
-/// GELU with the tanh approximation (HF's `gelu_pytorch_tanh`).
+/// `e^x` within about 2e-7 relative error, in plain arithmetic that vectorizes (libm's `expf`
+/// and `tanhf` are calls, one value at a time). Cephes' `expf` reduction and polynomial.
+#[inline(always)]
+pub(crate) fn exp_approx(x: f32) -> f32 {
+    const LOG2_E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Adding and subtracting 1.5 * 2^23 rounds to the nearest integer.
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * LOG2_E + ROUND) - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = ((((1.987_569_1e-4 * r + 1.398_2e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
+        + 0.166_666_65)
+        * r
+        + 0.5;
+    let e = p * r * r + r + 1.0;
+    e * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+/// GELU with the tanh approximation (HF's `gelu_pytorch_tanh`), written as
+/// `x · sigmoid(2u)`, which equals `x/2 · (1 + tanh u)`.
+#[inline(always)]
 fn gelu_tanh(x: f32) -> f32 {
     const SQRT_2_OVER_PI: f32 = 0.797_884_6;
-    0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x)).tanh())
+    let u = SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x);
+    x / (1.0 + exp_approx(-2.0 * u))
 }
 
 fn softcap(values: &mut [f32], cap: f32) {
@@ -179,62 +208,97 @@ impl Model {
         b.x.iter_mut().zip(&b.proj).for_each(|(x, p)| *x += p);
     }
 
-    /// Softmax attention of each query head over the keys it may see. A task takes one token
-    /// and one KV head with the query heads that share it (GQA), so each cached key and value
-    /// row is converted once for all of them; when that gives too few tasks to keep the
-    /// threads busy (decode), the group is split across tasks.
+    /// Softmax attention of each query head over the keys it may see. A task takes a block of
+    /// query tokens and the query heads that share one KV head (GQA), so each cached key and
+    /// value row is converted once for all of them. Decode has one token: when the KV heads
+    /// give too few tasks to keep the threads busy, the group is split across tasks.
     fn attend(&self, layer: &LayerCache, pos0: usize, n: usize, q: &[f32], out: &mut [f32]) {
         let c = &self.config;
         let hd = c.head_dim;
         let group = c.n_head / c.n_head_kv;
         let threads = self.pool.n_threads();
-        let heads_per_task = if threads > 1 && n * c.n_head_kv < 2 * threads {
+        // Enough blocks for about four tasks per thread, at most 16 tokens each.
+        let blocks_wanted = (4 * threads).div_ceil(c.n_head_kv);
+        let block = (n / blocks_wanted).clamp(1, 16);
+        let n_blocks = n.div_ceil(block);
+        let heads_per_task = if threads > 1 && n_blocks * c.n_head_kv < 2 * threads {
             1
         } else {
             group
         };
-        let tasks_per_token = c.n_head / heads_per_task;
+        let tasks_per_block = c.n_head / heads_per_task;
         let out = SharedMut::new(out);
-        self.pool.run(n * tasks_per_token, &|task| {
-            let (t, first_head) = (
-                task / tasks_per_token,
-                (task % tasks_per_token) * heads_per_task,
+        self.pool.run(n_blocks * tasks_per_block, &|task| {
+            let (b, first_head) = (
+                task / tasks_per_block,
+                (task % tasks_per_block) * heads_per_task,
             );
-            let pos = pos0 + t;
-            let first = layer.first_visible(pos);
-            let len = pos + 1 - first;
+            let (t0, t1) = (b * block, ((b + 1) * block).min(n));
+            let lo = layer.first_visible(pos0 + t0);
+            let len = pos0 + t1 - lo;
             let kv_offset = (first_head / group) * hd;
-            let qs = &q[(t * c.n_head + first_head) * hd..][..heads_per_task * hd];
-            let mut row = vec![0f32; hd];
-            let mut scores = vec![0f32; heads_per_task * len];
-            for (i, j) in (first..=pos).enumerate() {
-                layer.read_key(j, kv_offset, &mut row);
-                for (h, qh) in qs.chunks_exact(hd).enumerate() {
-                    scores[h * len + i] = crate::quant::dot_f32(qh, &row);
+            // Row (t, h) of the scores: token t0 + t, head first_head + h; the keys it sees are
+            // one contiguous range of the columns lo..lo + len.
+            let visible = |t: usize| {
+                let pos = pos0 + t0 + t;
+                layer.first_visible(pos) - lo..pos + 1 - lo
+            };
+            let query = |t: usize, h: usize| {
+                let at = ((t0 + t) * c.n_head + first_head + h) * hd;
+                &q[at..at + hd]
+            };
+            SCRATCH.with_borrow_mut(|scratch| {
+                scratch.clear();
+                scratch.resize(hd + (t1 - t0) * heads_per_task * len, 0.0);
+                let (row, scores) = scratch.split_at_mut(hd);
+                for i in 0..len {
+                    layer.read_key(lo + i, kv_offset, row);
+                    for t in 0..t1 - t0 {
+                        if visible(t).contains(&i) {
+                            for h in 0..heads_per_task {
+                                scores[(t * heads_per_task + h) * len + i] =
+                                    crate::quant::dot_f32(query(t, h), row);
+                            }
+                        }
+                    }
                 }
-            }
-            for s in scores.chunks_exact_mut(len) {
-                if let Some(cap) = c.attn_softcap {
-                    softcap(s, cap);
+                for (r, s) in scores.chunks_exact_mut(len).enumerate() {
+                    let seen = visible(r / heads_per_task);
+                    let s = &mut s[seen];
+                    if let Some(cap) = c.attn_softcap {
+                        softcap(s, cap);
+                    }
+                    let max = s.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                    let mut sum = 0f32;
+                    for v in s.iter_mut() {
+                        *v = (*v - max).exp();
+                        sum += *v;
+                    }
+                    s.iter_mut().for_each(|v| *v /= sum);
                 }
-                let max = s.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-                let mut sum = 0f32;
-                for v in s.iter_mut() {
-                    *v = (*v - max).exp();
-                    sum += *v;
+                let mut outputs: Vec<&mut [f32]> = (t0..t1)
+                    .map(|t| {
+                        // SAFETY: this task alone writes these heads of token t.
+                        let o = unsafe {
+                            out.slice_mut((t * c.n_head + first_head) * hd, heads_per_task * hd)
+                        };
+                        o.fill(0.0);
+                        o
+                    })
+                    .collect();
+                for i in 0..len {
+                    layer.read_value(lo + i, kv_offset, row);
+                    for (t, o) in outputs.iter_mut().enumerate() {
+                        if !visible(t).contains(&i) {
+                            continue;
+                        }
+                        for (h, oh) in o.chunks_exact_mut(hd).enumerate() {
+                            let w = scores[(t * heads_per_task + h) * len + i];
+                            oh.iter_mut().zip(row.iter()).for_each(|(o, v)| *o += w * v);
+                        }
+                    }
                 }
-                s.iter_mut().for_each(|v| *v /= sum);
-            }
-            // SAFETY: this task alone writes these heads of token t.
-            let o = unsafe { out.slice_mut((t * c.n_head + first_head) * hd, heads_per_task * hd) };
-            o.fill(0.0);
-            for (i, j) in (first..=pos).enumerate() {
-                layer.read_value(j, kv_offset, &mut row);
-                for (h, oh) in o.chunks_exact_mut(hd).enumerate() {
-                    let w = scores[h * len + i];
-                    oh.iter_mut().zip(&row).for_each(|(o, v)| *o += w * v);
-                }
-            }
+            });
         });
     }
 
@@ -251,5 +315,36 @@ impl Model {
             rms_norm_in_place(&mut b.proj, w, c.rms_eps);
         }
         b.x.iter_mut().zip(&b.proj).for_each(|(x, p)| *x += p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_approx_is_within_a_few_ulps_of_exp() {
+        for i in -8700..=8800 {
+            let x = i as f32 / 100.0;
+            let (want, got) = ((x as f64).exp(), exp_approx(x) as f64);
+            assert!(
+                ((got - want) / want).abs() < 4e-7,
+                "exp({x}): {got} vs {want}"
+            );
+        }
+        assert_eq!(exp_approx(f32::NEG_INFINITY), exp_approx(-87.0));
+    }
+
+    #[test]
+    fn gelu_matches_its_tanh_form() {
+        for i in -2000..=2000 {
+            let x = i as f32 / 100.0;
+            let u = 0.797_884_6 * (x as f64 + 0.044_715 * (x as f64).powi(3));
+            let want = 0.5 * x as f64 * (1.0 + u.tanh());
+            assert!(
+                (gelu_tanh(x) as f64 - want).abs() < 1e-6 * (1.0 + want.abs()),
+                "gelu({x})"
+            );
+        }
     }
 }
