@@ -4,7 +4,7 @@ CARGO ?= cargo
 PROMPT ?= The three most useful things to pack for a day of hiking are
 GEMKIT := target/release/gemkit
 
-.PHONY: demo test test-deps model build
+.PHONY: demo test test-deps model build bench
 
 model:
 	@scripts/fetch-model.sh >/dev/null
@@ -21,3 +21,8 @@ test-deps:
 test: model test-deps
 	GEMKIT_MODEL="$$(scripts/fetch-model.sh)" $(CARGO) test --release --workspace
 	scripts/test-aarch64.sh
+
+# GemKit against llama.cpp on the same files, alternating runs; prints a table of ratios and
+# writes target/bench/bench.md. THREADS (default "1 2"), REPEAT (3) and MODELS choose the runs.
+bench: build
+	scripts/bench.py
