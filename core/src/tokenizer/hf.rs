@@ -5,8 +5,8 @@ use std::path::Path;
 use tokenizers::decoders::DecoderWrapper;
 
 use super::{
-    build_pieces, parse_byte_piece, Engine, PieceIndex, TokenType, Tokenizer, TokenizerError,
-    A_CONTROL, A_USER, EOG_TEXTS,
+    build_pieces, parse_byte_piece, Engine, Packed, PieceIndex, TokenType, Tokenizer,
+    TokenizerError, A_CONTROL, A_USER, EOG_TEXTS,
 };
 
 pub(super) struct HfEngine {
@@ -121,13 +121,14 @@ pub(super) fn load(path: &Path) -> Result<Tokenizer, TokenizerError> {
         let ty = match added.get(&id) {
             Some(a) if a.special => TokenType::Control,
             Some(_) => TokenType::UserDefined,
-            None if parse_byte_piece(&text).is_some() => TokenType::Byte,
+            None if parse_byte_piece(text.as_bytes()).is_some() => TokenType::Byte,
             None if text.is_empty() => TokenType::Unused,
             None => TokenType::Normal,
         };
         tokens.push(text);
         types.push(ty);
     }
+    let tokens = Packed::new(tokens.iter().map(|t: &String| t.as_bytes()))?;
     let (index, _) = PieceIndex::build(&tokens);
     let mut attrs: Vec<u8> = types.iter().map(|t| t.attr()).collect();
 
@@ -160,30 +161,31 @@ pub(super) fn load(path: &Path) -> Result<Tokenizer, TokenizerError> {
     }
 
     // Byte-level BPE vocabularies spell bytes as GPT-2 characters: decode pieces by hand.
-    let (piece_data, piece_offs) = if traits.byte_level {
+    let pieces = if traits.byte_level {
         let table = byte_level_table();
-        let mut data = Vec::new();
-        let mut offs = vec![0u32];
-        for (t, &a) in tokens.iter().zip(&attrs) {
-            if a & A_CONTROL != 0 {
-            } else if a & A_USER != 0 {
-                data.extend_from_slice(t.as_bytes());
-            } else {
-                for c in t.chars() {
-                    match table.get(c as usize).copied().flatten() {
-                        Some(b) => data.push(b),
-                        None => {
-                            let mut buf = [0u8; 4];
-                            data.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        let mut pieces = Packed::default();
+        for (i, &a) in attrs.iter().enumerate() {
+            let t = tokens.get(i);
+            pieces.push_with(|data| {
+                if a & A_CONTROL != 0 {
+                } else if a & A_USER != 0 {
+                    data.extend_from_slice(t);
+                } else {
+                    for c in String::from_utf8_lossy(t).chars() {
+                        match table.get(c as usize).copied().flatten() {
+                            Some(b) => data.push(b),
+                            None => {
+                                let mut buf = [0u8; 4];
+                                data.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                            }
                         }
                     }
                 }
-            }
-            offs.push(data.len() as u32);
+            })?;
         }
-        (data, offs)
+        pieces
     } else {
-        build_pieces(&tokens, &attrs)
+        build_pieces(&tokens, &attrs)?
     };
 
     Ok(Tokenizer {
@@ -191,8 +193,7 @@ pub(super) fn load(path: &Path) -> Result<Tokenizer, TokenizerError> {
         types,
         attrs,
         index,
-        piece_data,
-        piece_offs,
+        pieces,
         bos,
         eos,
         unk,

@@ -29,12 +29,14 @@
 //! through the `tokenizers` crate.
 
 mod hf;
+mod packed;
 mod spm;
 mod stream;
 mod vocab;
 
 use std::path::{Path, PathBuf};
 
+use packed::Packed;
 use spm::{Fragment, MergeScratch, MergeVocab, PieceIndex, SpecialMatcher};
 pub use stream::TextStream;
 pub use vocab::{GgufVocab, TokenType, Vocab};
@@ -113,13 +115,12 @@ pub enum TokenizerError {
 
 /// A tokenizer; immutable once built, `Send + Sync`, share it behind an `Arc`.
 pub struct Tokenizer {
-    tokens: Vec<String>,
+    tokens: Packed,
     types: Vec<TokenType>,
     attrs: Vec<u8>,
     index: PieceIndex,
     /// Decoded bytes of each token (llama.cpp `token_to_piece` with special = false).
-    piece_data: Vec<u8>,
-    piece_offs: Vec<u32>,
+    pieces: Packed,
     bos: Option<u32>,
     eos: Option<u32>,
     unk: Option<u32>,
@@ -174,8 +175,7 @@ fn check_id(which: &'static str, id: Option<u32>, n: usize) -> Result<(), Tokeni
 }
 
 /// Parses the byte of a `<0xXX>` piece.
-fn parse_byte_piece(text: &str) -> Option<u8> {
-    let b = text.as_bytes();
+fn parse_byte_piece(b: &[u8]) -> Option<u8> {
     if b.len() == 6 && b.starts_with(b"<0x") && b[5] == b'>' {
         let hex = std::str::from_utf8(&b[3..5]).ok()?;
         u8::from_str_radix(hex, 16).ok()
@@ -215,13 +215,15 @@ impl Tokenizer {
         check_id("unk", v.unk, n)?;
         check_id("pad", v.pad, n)?;
 
-        let mut tokens = v.tokens;
-        for (i, t) in tokens.iter_mut().enumerate() {
+        let mut texts = v.tokens;
+        for (i, t) in texts.iter_mut().enumerate() {
             if t.is_empty() {
                 log::warn!("tokenizer: empty token at index {i}");
                 *t = format!("[EMPTY_{i}]");
             }
         }
+        let tokens = Packed::new(texts.iter().map(|t| t.as_bytes()))?;
+        drop(texts);
         let mut scores = v.scores;
         for s in &mut scores {
             if s.is_nan() {
@@ -250,14 +252,14 @@ impl Tokenizer {
         }
         // "</s>" is an ordinary token where "<|tool_response>" or "<|plamo:eos|>" ends generation.
         let has_marker = eog.iter().any(|&id| {
-            let t = tokens[id as usize].as_str();
-            t == "<|tool_response>" || t == "<|plamo:eos|>"
+            let t = tokens.get(id as usize);
+            t == b"<|tool_response>" || t == b"<|plamo:eos|>"
         });
         if has_marker {
             if let Some(s) = eog
                 .iter()
                 .copied()
-                .find(|&id| tokens[id as usize] == "</s>")
+                .find(|&id| tokens.get(id as usize) == b"</s>")
             {
                 eog.retain(|&id| id != s);
                 attrs[s as usize] = A_NORMAL;
@@ -271,9 +273,10 @@ impl Tokenizer {
             .filter(|&i| attrs[i as usize] & (A_CONTROL | A_USER | A_UNKNOWN) != 0)
             .collect();
         special_ids.sort_by(|&a, &b| {
-            tokens[b as usize]
+            tokens
+                .get(b as usize)
                 .len()
-                .cmp(&tokens[a as usize].len())
+                .cmp(&tokens.get(a as usize).len())
                 .then(a.cmp(&b))
         });
         let specials: Vec<(u32, &[u8], bool)> = special_ids
@@ -282,7 +285,7 @@ impl Tokenizer {
                 let a = attrs[id as usize];
                 (
                     id,
-                    tokens[id as usize].as_bytes(),
+                    tokens.get(id as usize),
                     a & (A_CONTROL | A_UNKNOWN) == 0,
                 )
             })
@@ -297,13 +300,12 @@ impl Tokenizer {
                 .or_else(|| index.get(&tokens, &[b as u8]));
         }
 
-        let (piece_data, piece_offs) = build_pieces(&tokens, &attrs);
+        let pieces = build_pieces(&tokens, &attrs)?;
         Ok(Tokenizer {
             types: v.types,
             attrs,
             index,
-            piece_data,
-            piece_offs,
+            pieces,
             bos: v.bos,
             eos: v.eos,
             unk: v.unk,
@@ -397,16 +399,14 @@ impl Tokenizer {
     /// normal tokens with `▁` turned into spaces, byte tokens as their byte, user-defined tokens
     /// verbatim, control / unknown / unused tokens empty. `None` for an id out of range.
     pub fn token_bytes(&self, id: u32) -> Option<&[u8]> {
-        let i = id as usize;
-        if i >= self.tokens.len() {
-            return None;
-        }
-        Some(&self.piece_data[self.piece_offs[i] as usize..self.piece_offs[i + 1] as usize])
+        self.pieces.try_get(id as usize)
     }
 
     /// The vocabulary text of a token, as stored (`▁` not replaced), e.g. `"<end_of_turn>"`.
     pub fn token_text(&self, id: u32) -> Option<&str> {
-        self.tokens.get(id as usize).map(|s| s.as_str())
+        let bytes = self.tokens.try_get(id as usize)?;
+        // Built from `String`s, so always UTF-8.
+        std::str::from_utf8(bytes).ok()
     }
 
     /// The type of a token as given by the vocabulary.
@@ -467,7 +467,7 @@ impl Tokenizer {
     fn piece_special(&self, id: u32) -> Option<&[u8]> {
         let a = *self.attrs.get(id as usize)?;
         if a & (A_CONTROL | A_UNKNOWN) != 0 {
-            Some(self.tokens[id as usize].as_bytes())
+            Some(self.tokens.get(id as usize))
         } else {
             self.token_bytes(id)
         }
@@ -517,39 +517,38 @@ impl Tokenizer {
 }
 
 /// Decoded bytes for every token, as one arena plus offsets.
-fn build_pieces(tokens: &[String], attrs: &[u8]) -> (Vec<u8>, Vec<u32>) {
-    let total: usize = tokens.iter().map(|t| t.len()).sum();
-    let mut data = Vec::with_capacity(total);
-    let mut offs = Vec::with_capacity(tokens.len() + 1);
-    offs.push(0u32);
-    for (t, &a) in tokens.iter().zip(attrs) {
-        if a & (A_CONTROL | A_UNKNOWN) != 0 {
-            // nothing
-        } else if a & A_USER != 0 {
-            data.extend_from_slice(t.as_bytes());
-        } else if a & A_NORMAL != 0 {
-            let b = t.as_bytes();
-            let mut i = 0;
-            while i < b.len() {
-                if b[i] == 0xE2 && b.get(i + 1) == Some(&0x96) && b.get(i + 2) == Some(&0x81) {
-                    data.push(b' ');
-                    i += 3;
-                } else {
-                    data.push(b[i]);
-                    i += 1;
+fn build_pieces(tokens: &Packed, attrs: &[u8]) -> Result<Packed, TokenizerError> {
+    let mut pieces = Packed::default();
+    for (i, &a) in attrs.iter().enumerate() {
+        let t = tokens.get(i);
+        pieces.push_with(|data| {
+            if a & (A_CONTROL | A_UNKNOWN) != 0 {
+                // nothing
+            } else if a & A_USER != 0 {
+                data.extend_from_slice(t);
+            } else if a & A_NORMAL != 0 {
+                let mut i = 0;
+                while i < t.len() {
+                    if t[i] == 0xE2 && t.get(i + 1) == Some(&0x96) && t.get(i + 2) == Some(&0x81) {
+                        data.push(b' ');
+                        i += 3;
+                    } else {
+                        data.push(t[i]);
+                        i += 1;
+                    }
+                }
+            } else if a & A_BYTE != 0 {
+                match parse_byte_piece(t) {
+                    Some(byte) => data.push(byte),
+                    None => log::warn!(
+                        "tokenizer: byte token {:?} is not of the form <0xXX>; it decodes to nothing",
+                        String::from_utf8_lossy(t)
+                    ),
                 }
             }
-        } else if a & A_BYTE != 0 {
-            match parse_byte_piece(t) {
-                Some(byte) => data.push(byte),
-                None => log::warn!(
-                    "tokenizer: byte token {t:?} is not of the form <0xXX>; it decodes to nothing"
-                ),
-            }
-        }
-        offs.push(data.len() as u32);
+        })?;
     }
-    (data, offs)
+    Ok(pieces)
 }
 
 #[cfg(test)]

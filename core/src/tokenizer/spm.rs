@@ -6,6 +6,8 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use super::packed::Packed;
+
 const EMPTY: u32 = u32::MAX;
 
 /// Hash of a byte string (FxHash-style, 8 bytes at a time). Only used for the in-memory index.
@@ -36,15 +38,15 @@ pub(crate) struct PieceIndex {
 }
 
 impl PieceIndex {
-    pub(crate) fn build(tokens: &[String]) -> (PieceIndex, usize) {
+    pub(crate) fn build(tokens: &Packed) -> (PieceIndex, usize) {
         let cap = (tokens.len().max(1) * 2).next_power_of_two();
         let mut idx = PieceIndex {
             slots: vec![EMPTY; cap],
             mask: cap - 1,
         };
         let mut duplicates = 0;
-        for (id, t) in tokens.iter().enumerate() {
-            let key = t.as_bytes();
+        for id in 0..tokens.len() {
+            let key = tokens.get(id);
             let mut pos = hash_bytes(key) as usize & idx.mask;
             loop {
                 let s = idx.slots[pos];
@@ -52,7 +54,7 @@ impl PieceIndex {
                     idx.slots[pos] = id as u32;
                     break;
                 }
-                if tokens[s as usize].as_bytes() == key {
+                if tokens.get(s as usize) == key {
                     idx.slots[pos] = id as u32;
                     duplicates += 1;
                     break;
@@ -64,14 +66,14 @@ impl PieceIndex {
     }
 
     #[inline]
-    pub(crate) fn get(&self, tokens: &[String], key: &[u8]) -> Option<u32> {
+    pub(crate) fn get(&self, tokens: &Packed, key: &[u8]) -> Option<u32> {
         let mut pos = hash_bytes(key) as usize & self.mask;
         loop {
             let s = self.slots[pos];
             if s == EMPTY {
                 return None;
             }
-            if tokens[s as usize].as_bytes() == key {
+            if tokens.get(s as usize) == key {
                 return Some(s);
             }
             pos = (pos + 1) & self.mask;
@@ -377,7 +379,7 @@ impl Ord for Bigram {
 
 /// What the merge needs from the vocabulary.
 pub(crate) struct MergeVocab<'a> {
-    pub tokens: &'a [String],
+    pub tokens: &'a Packed,
     pub scores: &'a [f32],
     pub index: &'a PieceIndex,
     /// Token for each byte value in byte fallback (`<0xXX>`, else the one-byte piece), if any.
