@@ -24,7 +24,6 @@ pub struct ModelInfo {
     pub tensor_types: BTreeMap<DType, (usize, usize)>,
     /// KV cache of one sequence at `context_length` (anonymous memory).
     pub kv_cache_bytes: usize,
-    pub rope_bytes: usize,
     pub load_ms: f64,
 }
 
@@ -53,7 +52,6 @@ impl ModelInfo {
             file_bytes: model.gguf().file_len(),
             tensor_types,
             kv_cache_bytes: model.memory_estimate().kv_cache_bytes as usize,
-            rope_bytes: model.rope_bytes(),
             load_ms: model.load_time().as_secs_f64() * 1e3,
         }
     }

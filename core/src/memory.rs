@@ -1,7 +1,7 @@
 //! What a model will cost in memory, known from the GGUF header before anything is loaded,
 //! and the budget that keeps a phone app within it. Weights stay in the mapped file (clean
-//! pages the OS can drop); everything else is anonymous memory: the tokenizer, the RoPE
-//! tables, one prefill chunk of activations, and a KV cache per chat or prefix.
+//! pages the OS can drop); everything else is anonymous memory: the tokenizer, one prefill
+//! chunk of activations, and a KV cache per chat or prefix.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,7 +22,7 @@ pub struct MemoryEstimate {
     pub context_length: usize,
     /// The KV cache of one chat at `context_length`.
     pub kv_cache_bytes: u64,
-    /// Tokenizer and RoPE tables: anonymous memory held once per loaded model.
+    /// The tokenizer: anonymous memory held once per loaded model.
     pub fixed_bytes: u64,
     /// Activations of one prefill chunk and the logits of one token.
     pub scratch_bytes: u64,
@@ -56,16 +56,17 @@ impl CostModel<'_> {
             .sum()
     }
 
-    pub fn rope_bytes(&self, context: usize) -> u64 {
-        (self.config.ropes.len() * context * self.config.head_dim * 4) as u64
-    }
-
     pub fn scratch_bytes(&self) -> u64 {
         let c = self.config;
         let n = self.prefill_chunk as u64;
         let q = (c.n_head * c.head_dim) as u64;
         let kv = (c.n_head_kv * c.head_dim) as u64;
-        let per_token = 3 * c.n_embd as u64 + 2 * q + 2 * kv + 2 * c.n_ff as u64;
+        // Activations, and the RoPE angles of each base.
+        let per_token = 3 * c.n_embd as u64
+            + 2 * q
+            + 2 * kv
+            + 2 * c.n_ff as u64
+            + (c.ropes.len() * c.head_dim) as u64;
         // Logits of one token, plus the sampler's candidates (id and probability) over them.
         let logits = c.vocab_size as u64 * (4 + 16);
         n * per_token * 4 + logits
@@ -73,7 +74,7 @@ impl CostModel<'_> {
 
     pub fn estimate(&self, context: usize) -> MemoryEstimate {
         let kv_cache_bytes = self.kv_cache_bytes(context);
-        let fixed_bytes = self.tokenizer_bytes + self.rope_bytes(context);
+        let fixed_bytes = self.tokenizer_bytes;
         let scratch_bytes = self.scratch_bytes();
         MemoryEstimate {
             weights_bytes: self.weights_bytes,

@@ -95,7 +95,6 @@ fn info_json(info: &ModelInfo, memory: Option<ProcessMemory>) -> serde_json::Val
         "file_bytes": info.file_bytes,
         "tensor_bytes": info.tensor_bytes(),
         "kv_cache_bytes": info.kv_cache_bytes,
-        "rope_bytes": info.rope_bytes,
         "load_ms": info.load_ms,
         "rss_anon_bytes": memory.map(|m| m.rss_anon),
         "rss_file_bytes": memory.map(|m| m.rss_file),

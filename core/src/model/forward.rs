@@ -6,7 +6,7 @@
 
 use super::config::Config;
 use super::kv_cache::{KvCache, LayerCache};
-use super::rope::RopeTable;
+use super::rope::RopeAngles;
 use super::weights::{LayerWeights, Weight};
 use super::Model;
 use crate::quant::QMatrix;
@@ -140,8 +140,9 @@ impl Model {
             row.iter_mut().for_each(|v| *v *= embed_scale);
         }
 
+        let angles: Vec<RopeAngles> = self.ropes.iter().map(|r| r.angles(pos0, n)).collect();
         for (il, lw) in self.weights.layers.iter().enumerate() {
-            let rope = &self.ropes[c.layers[il].rope];
+            let rope = &angles[c.layers[il].rope];
             self.attention_block(lw, rope, &mut cache.layers[il], pos0, n, &mut b);
             self.ffn_block(lw, n, &mut b);
         }
@@ -169,7 +170,7 @@ impl Model {
     fn attention_block(
         &self,
         lw: &LayerWeights,
-        rope: &RopeTable,
+        rope: &RopeAngles,
         layer: &mut LayerCache,
         pos0: usize,
         n: usize,
@@ -190,8 +191,8 @@ impl Model {
                 .zip(b.k.chunks_exact_mut(c.n_head_kv * hd))
                 .enumerate()
         {
-            q.chunks_exact_mut(hd).for_each(|h| rope.apply(h, pos0 + t));
-            k.chunks_exact_mut(hd).for_each(|h| rope.apply(h, pos0 + t));
+            q.chunks_exact_mut(hd).for_each(|h| rope.apply(h, t));
+            k.chunks_exact_mut(hd).for_each(|h| rope.apply(h, t));
             q.iter_mut().for_each(|v| *v *= c.attn_scale);
         }
         let kv_dim = c.n_head_kv * hd;

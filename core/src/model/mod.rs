@@ -25,7 +25,7 @@ use crate::quant::Precision;
 use crate::threads::ThreadPool;
 use crate::tokenizer::Tokenizer;
 use config::Keys;
-use rope::RopeTable;
+use rope::Rope;
 use weights::Weights;
 
 /// Tokens run through the network at once during prefill, by default. Sliding layers keep
@@ -97,7 +97,7 @@ pub struct Model {
     pub(crate) file: Gguf,
     pub(crate) config: Config,
     pub(crate) weights: Weights,
-    pub(crate) ropes: Vec<RopeTable>,
+    pub(crate) ropes: Vec<Rope>,
     pub(crate) pool: ThreadPool,
     pub(crate) precision: Precision,
     tokenizer: Tokenizer,
@@ -166,7 +166,7 @@ impl Model {
         let ropes = config
             .ropes
             .iter()
-            .map(|&r| RopeTable::new(r, config.head_dim, context))
+            .map(|&r| Rope::new(r, config.head_dim))
             .collect();
         let budget = Budget::new(
             options.memory_budget,
@@ -254,11 +254,6 @@ impl Model {
     /// Anonymous bytes the model and its live caches hold by the budget's count.
     pub fn memory_in_use(&self) -> u64 {
         self.budget.used()
-    }
-
-    /// Bytes of the RoPE tables (anonymous memory that scales with the context).
-    pub fn rope_bytes(&self) -> usize {
-        self.ropes.iter().map(RopeTable::bytes).sum()
     }
 
     /// Appends `tokens` to the sequence in `cache` and returns logits (`vocab_size` per row).

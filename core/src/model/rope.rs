@@ -1,42 +1,55 @@
-//! RoPE tables, one per base and scale, sized to the context limit and shared by the layers
-//! that use them. NEOX pairing: element i rotates with element i + head_dim/2.
+//! Rotary position embedding, one per base and scale. The angles of a prefill chunk's
+//! positions are computed when the chunk runs (a few hundred `sin_cos` per token), so nothing
+//! sized to the context is kept: a table for 32k positions would cost 64 MB on Gemma 3.
+//! NEOX pairing: element i rotates with element i + head_dim/2.
 
 use super::config::RopeConfig;
 
-pub(crate) struct RopeTable {
+pub(crate) struct Rope {
+    inv_freq: Vec<f64>,
+    scale: f64,
+}
+
+/// Cosines and sines of the angles of consecutive positions, `half` per position.
+pub(crate) struct RopeAngles {
     half: usize,
-    /// `positions × half` angles' cosines and sines.
     cos: Vec<f32>,
     sin: Vec<f32>,
 }
 
-impl RopeTable {
-    pub fn new(rope: RopeConfig, head_dim: usize, positions: usize) -> RopeTable {
-        let half = head_dim / 2;
-        let mut cos = Vec::with_capacity(positions * half);
-        let mut sin = Vec::with_capacity(positions * half);
-        let inv_freq: Vec<f64> = (0..half)
+impl Rope {
+    pub fn new(rope: RopeConfig, head_dim: usize) -> Rope {
+        let inv_freq = (0..head_dim / 2)
             .map(|i| (rope.base as f64).powf(-2.0 * i as f64 / head_dim as f64))
             .collect();
-        for pos in 0..positions {
-            let p = pos as f64 * rope.scale as f64;
-            for f in &inv_freq {
+        Rope {
+            inv_freq,
+            scale: rope.scale as f64,
+        }
+    }
+
+    /// The angles of positions `pos0..pos0 + n`.
+    pub fn angles(&self, pos0: usize, n: usize) -> RopeAngles {
+        let half = self.inv_freq.len();
+        let mut cos = Vec::with_capacity(n * half);
+        let mut sin = Vec::with_capacity(n * half);
+        for pos in pos0..pos0 + n {
+            let p = pos as f64 * self.scale;
+            for f in &self.inv_freq {
                 let (s, c) = (p * f).sin_cos();
                 cos.push(c as f32);
                 sin.push(s as f32);
             }
         }
-        RopeTable { half, cos, sin }
+        RopeAngles { half, cos, sin }
     }
+}
 
-    pub fn bytes(&self) -> usize {
-        (self.cos.len() + self.sin.len()) * 4
-    }
-
-    /// Rotates one head (`2 * half` values) to position `pos` (below the table's size).
-    pub fn apply(&self, head: &mut [f32], pos: usize) {
-        let cos = &self.cos[pos * self.half..(pos + 1) * self.half];
-        let sin = &self.sin[pos * self.half..(pos + 1) * self.half];
+impl RopeAngles {
+    /// Rotates one head (`2 * half` values) to the `t`-th position of these angles.
+    pub fn apply(&self, head: &mut [f32], t: usize) {
+        let cos = &self.cos[t * self.half..(t + 1) * self.half];
+        let sin = &self.sin[t * self.half..(t + 1) * self.half];
         let (a, b) = head.split_at_mut(self.half);
         for i in 0..self.half {
             let (x0, x1) = (a[i], b[i]);
@@ -52,14 +65,14 @@ mod tests {
 
     #[test]
     fn rotation_keeps_norm_and_relative_angle() {
-        let t = RopeTable::new(
+        let t = Rope::new(
             RopeConfig {
                 base: 10_000.0,
                 scale: 1.0,
             },
             8,
-            64,
-        );
+        )
+        .angles(0, 64);
         let q = [0.3f32, -1.0, 0.5, 2.0, 1.5, 0.1, -0.7, 0.9];
         let k = [1.0f32, 0.2, -0.4, 0.6, -1.1, 0.8, 0.3, -0.5];
         let dot_at = |pq: usize, pk: usize| {
@@ -78,27 +91,43 @@ mod tests {
 
     #[test]
     fn scale_divides_positions() {
-        let plain = RopeTable::new(
+        let plain = Rope::new(
             RopeConfig {
                 base: 100.0,
                 scale: 1.0,
             },
             4,
-            16,
-        );
-        let scaled = RopeTable::new(
+        )
+        .angles(0, 16);
+        let scaled = Rope::new(
             RopeConfig {
                 base: 100.0,
                 scale: 0.5,
             },
             4,
-            16,
-        );
+        )
+        .angles(0, 16);
         let (mut a, mut b) = ([1.0f32, 2.0, 3.0, 4.0], [1.0f32, 2.0, 3.0, 4.0]);
         plain.apply(&mut a, 3);
         scaled.apply(&mut b, 6);
         for (x, y) in a.iter().zip(&b) {
             assert!((x - y).abs() < 1e-6);
         }
+    }
+
+    #[test]
+    fn a_chunk_has_the_angles_of_its_positions() {
+        let rope = Rope::new(
+            RopeConfig {
+                base: 10_000.0,
+                scale: 1.0,
+            },
+            8,
+        );
+        let (all, chunk) = (rope.angles(0, 40), rope.angles(30, 10));
+        let (mut a, mut b) = ([0.5f32; 8], [0.5f32; 8]);
+        all.apply(&mut a, 37);
+        chunk.apply(&mut b, 7);
+        assert_eq!(a, b);
     }
 }
