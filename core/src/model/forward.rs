@@ -12,6 +12,117 @@ use super::Model;
 use crate::quant::QMatrix;
 use crate::threads::SharedMut;
 
+/// One layer's attention, split into tasks (see [`Model::attend`]).
+struct AttendTasks<'a> {
+    config: &'a Config,
+    layer: &'a LayerCache,
+    pos0: usize,
+    n: usize,
+    q: &'a [f32],
+    out: SharedMut<f32>,
+    /// Query tokens per task.
+    block: usize,
+    heads_per_task: usize,
+    tasks_per_block: usize,
+}
+
+impl AttendTasks<'_> {
+    /// The same arithmetic as [`AttendTasks::run`] (no fused multiply-adds), on 8-wide vectors.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn run_avx2(&self, task: usize) {
+        self.run(task)
+    }
+
+    #[inline(always)]
+    fn run(&self, task: usize) {
+        let AttendTasks {
+            config: c,
+            layer,
+            pos0,
+            n,
+            q,
+            out,
+            block,
+            heads_per_task,
+            tasks_per_block,
+        } = *self;
+        let hd = c.head_dim;
+        let group = c.n_head / c.n_head_kv;
+        let (b, first_head) = (
+            task / tasks_per_block,
+            (task % tasks_per_block) * heads_per_task,
+        );
+        let (t0, t1) = (b * block, ((b + 1) * block).min(n));
+        let lo = layer.first_visible(pos0 + t0);
+        let len = pos0 + t1 - lo;
+        let kv_offset = (first_head / group) * hd;
+        // Row (t, h) of the scores: token t0 + t, head first_head + h; the keys it sees are
+        // one contiguous range of the columns lo..lo + len.
+        let visible = |t: usize| {
+            let pos = pos0 + t0 + t;
+            layer.first_visible(pos) - lo..pos + 1 - lo
+        };
+        let query = |t: usize, h: usize| {
+            let at = ((t0 + t) * c.n_head + first_head + h) * hd;
+            &q[at..at + hd]
+        };
+        // Taken out of the thread-local for the task, so this body is compiled inline (with
+        // the caller's vector width) rather than inside a closure.
+        let mut scratch = SCRATCH.take();
+        scratch.clear();
+        scratch.resize(hd + (t1 - t0) * heads_per_task * len, 0.0);
+        let (row, scores) = scratch.split_at_mut(hd);
+        for i in 0..len {
+            layer.read_key(lo + i, kv_offset, row);
+            for t in 0..t1 - t0 {
+                if visible(t).contains(&i) {
+                    for h in 0..heads_per_task {
+                        scores[(t * heads_per_task + h) * len + i] =
+                            crate::quant::dot_f32(query(t, h), row);
+                    }
+                }
+            }
+        }
+        for (r, s) in scores.chunks_exact_mut(len).enumerate() {
+            let seen = visible(r / heads_per_task);
+            let s = &mut s[seen];
+            if let Some(cap) = c.attn_softcap {
+                softcap(s, cap);
+            }
+            let max = s.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let mut sum = 0f32;
+            for v in s.iter_mut() {
+                *v = (*v - max).exp();
+                sum += *v;
+            }
+            s.iter_mut().for_each(|v| *v /= sum);
+        }
+        let mut outputs: Vec<&mut [f32]> = (t0..t1)
+            .map(|t| {
+                // SAFETY: this task alone writes these heads of token t.
+                let o =
+                    unsafe { out.slice_mut((t * c.n_head + first_head) * hd, heads_per_task * hd) };
+                o.fill(0.0);
+                o
+            })
+            .collect();
+        for i in 0..len {
+            layer.read_value(lo + i, kv_offset, row);
+            for (t, o) in outputs.iter_mut().enumerate() {
+                if !visible(t).contains(&i) {
+                    continue;
+                }
+                for (h, oh) in o.chunks_exact_mut(hd).enumerate() {
+                    let w = scores[(t * heads_per_task + h) * len + i];
+                    oh.iter_mut().zip(row.iter()).for_each(|(o, v)| *o += w * v);
+                }
+            }
+        }
+        SCRATCH.set(scratch);
+    }
+}
+
 thread_local! {
     /// Each compute thread's attention scratch: a value row and a block's scores, kept between
     /// calls so that long contexts do not allocate (and fault in) megabytes per task.
@@ -215,7 +326,6 @@ impl Model {
     /// give too few tasks to keep the threads busy, the group is split across tasks.
     fn attend(&self, layer: &LayerCache, pos0: usize, n: usize, q: &[f32], out: &mut [f32]) {
         let c = &self.config;
-        let hd = c.head_dim;
         let group = c.n_head / c.n_head_kv;
         let threads = self.pool.n_threads();
         // Enough blocks for about four tasks per thread, at most 16 tokens each.
@@ -227,79 +337,24 @@ impl Model {
         } else {
             group
         };
-        let tasks_per_block = c.n_head / heads_per_task;
-        let out = SharedMut::new(out);
-        self.pool.run(n_blocks * tasks_per_block, &|task| {
-            let (b, first_head) = (
-                task / tasks_per_block,
-                (task % tasks_per_block) * heads_per_task,
-            );
-            let (t0, t1) = (b * block, ((b + 1) * block).min(n));
-            let lo = layer.first_visible(pos0 + t0);
-            let len = pos0 + t1 - lo;
-            let kv_offset = (first_head / group) * hd;
-            // Row (t, h) of the scores: token t0 + t, head first_head + h; the keys it sees are
-            // one contiguous range of the columns lo..lo + len.
-            let visible = |t: usize| {
-                let pos = pos0 + t0 + t;
-                layer.first_visible(pos) - lo..pos + 1 - lo
-            };
-            let query = |t: usize, h: usize| {
-                let at = ((t0 + t) * c.n_head + first_head + h) * hd;
-                &q[at..at + hd]
-            };
-            SCRATCH.with_borrow_mut(|scratch| {
-                scratch.clear();
-                scratch.resize(hd + (t1 - t0) * heads_per_task * len, 0.0);
-                let (row, scores) = scratch.split_at_mut(hd);
-                for i in 0..len {
-                    layer.read_key(lo + i, kv_offset, row);
-                    for t in 0..t1 - t0 {
-                        if visible(t).contains(&i) {
-                            for h in 0..heads_per_task {
-                                scores[(t * heads_per_task + h) * len + i] =
-                                    crate::quant::dot_f32(query(t, h), row);
-                            }
-                        }
-                    }
-                }
-                for (r, s) in scores.chunks_exact_mut(len).enumerate() {
-                    let seen = visible(r / heads_per_task);
-                    let s = &mut s[seen];
-                    if let Some(cap) = c.attn_softcap {
-                        softcap(s, cap);
-                    }
-                    let max = s.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-                    let mut sum = 0f32;
-                    for v in s.iter_mut() {
-                        *v = (*v - max).exp();
-                        sum += *v;
-                    }
-                    s.iter_mut().for_each(|v| *v /= sum);
-                }
-                let mut outputs: Vec<&mut [f32]> = (t0..t1)
-                    .map(|t| {
-                        // SAFETY: this task alone writes these heads of token t.
-                        let o = unsafe {
-                            out.slice_mut((t * c.n_head + first_head) * hd, heads_per_task * hd)
-                        };
-                        o.fill(0.0);
-                        o
-                    })
-                    .collect();
-                for i in 0..len {
-                    layer.read_value(lo + i, kv_offset, row);
-                    for (t, o) in outputs.iter_mut().enumerate() {
-                        if !visible(t).contains(&i) {
-                            continue;
-                        }
-                        for (h, oh) in o.chunks_exact_mut(hd).enumerate() {
-                            let w = scores[(t * heads_per_task + h) * len + i];
-                            oh.iter_mut().zip(row.iter()).for_each(|(o, v)| *o += w * v);
-                        }
-                    }
-                }
-            });
+        let tasks = AttendTasks {
+            config: c,
+            layer,
+            pos0,
+            n,
+            q,
+            out: SharedMut::new(out),
+            block,
+            heads_per_task,
+            tasks_per_block: c.n_head / heads_per_task,
+        };
+        self.pool.run(n_blocks * tasks.tasks_per_block, &|task| {
+            #[cfg(target_arch = "x86_64")]
+            if crate::kernels::detected() != crate::kernels::Isa::Scalar {
+                // SAFETY: every x86 family past scalar has AVX2.
+                return unsafe { tasks.run_avx2(task) };
+            }
+            tasks.run(task)
         });
     }
 
