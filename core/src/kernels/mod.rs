@@ -26,6 +26,8 @@ use crate::dtype::DType;
 mod scalar;
 
 #[cfg(target_arch = "x86_64")]
+pub mod tiles;
+#[cfg(target_arch = "x86_64")]
 #[macro_use]
 mod x86;
 #[cfg(target_arch = "x86_64")]

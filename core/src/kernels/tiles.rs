@@ -1,0 +1,252 @@
+//! Tile products for Q4_0, Q5_0 and Q8_0 weights on AVX-512 VNNI: up to four weight rows
+//! against up to four activation rows at once, each weight block pair decoded once per tile
+//! and each activation block pair loaded once per tile.
+//!
+//! Weights are made unsigned by an offset (Q4_0 +8, Q5_0 +16, Q8_0 +128), so `vpdpbusd`
+//! multiplies them with the activations as they are; the offset's share, `offset · Σy`, is
+//! subtracted by starting each product from a correction computed once per activation row.
+//! A weight-activation pair then costs four instructions per 64 weights, against about
+//! thirteen for the sign trick of the one-row kernels.
+
+use std::arch::x86_64::*;
+
+use super::{BlockQ8_0, Q4_0_BYTES, Q5_0_BYTES, Q8_0_BYTES, QK8_0};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TileType {
+    Q4_0,
+    Q5_0,
+    Q8_0,
+}
+
+impl TileType {
+    fn offset(self) -> i32 {
+        match self {
+            TileType::Q4_0 => 8,
+            TileType::Q5_0 => 16,
+            TileType::Q8_0 => 128,
+        }
+    }
+
+    fn block_bytes(self) -> usize {
+        match self {
+            TileType::Q4_0 => Q4_0_BYTES,
+            TileType::Q5_0 => Q5_0_BYTES,
+            TileType::Q8_0 => Q8_0_BYTES,
+        }
+    }
+}
+
+/// Two activation blocks, ready for the tile kernel.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Pair {
+    qs: [i8; 64],
+    /// Per 32-bit lane: `-offset ·` the sum of the lane's four quants.
+    correction: [i32; 16],
+    /// Lanes 0..8 the first block's scale, lanes 8..16 the second's.
+    scale: [f32; 16],
+}
+
+/// Activation rows quantized to Q8_0 and laid out in block pairs for one weight type.
+pub struct TileActivations {
+    pairs: usize,
+    data: Vec<Pair>,
+}
+
+impl TileActivations {
+    /// `x` holds rows of `blocks` Q8_0 blocks each (an even number).
+    pub fn new(ty: TileType, x: &[BlockQ8_0], blocks: usize) -> TileActivations {
+        assert!(blocks.is_multiple_of(2) && x.len().is_multiple_of(blocks.max(1)));
+        let offset = ty.offset();
+        let data = x
+            .chunks_exact(2)
+            .map(|b| {
+                let mut pair = Pair {
+                    qs: [0; 64],
+                    correction: [0; 16],
+                    scale: [0.0; 16],
+                };
+                pair.qs[..QK8_0].copy_from_slice(&b[0].qs);
+                pair.qs[QK8_0..].copy_from_slice(&b[1].qs);
+                for (lane, quad) in pair.qs.chunks_exact(4).enumerate() {
+                    pair.correction[lane] = -offset * quad.iter().map(|&q| q as i32).sum::<i32>();
+                }
+                pair.scale[..8].fill(b[0].d.to_f32());
+                pair.scale[8..].fill(b[1].d.to_f32());
+                pair
+            })
+            .collect();
+        TileActivations {
+            pairs: blocks / 2,
+            data,
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.data.len() / self.pairs.max(1)
+    }
+}
+
+/// `out[c][r]` = row `r0 + r` of `w` (rows of `row_bytes`) · activation row `c0 + c`, for
+/// `nr` weight rows and `nc` activation rows (each 1..=4).
+///
+/// # Safety
+/// The CPU has AVX-512 F/BW/VL/VNNI and F16C; the rows exist in `w` and in `acts`, whose
+/// block count matches the rows'.
+pub unsafe fn tile(
+    ty: TileType,
+    w: &[u8],
+    row_bytes: usize,
+    (r0, nr): (usize, usize),
+    acts: &TileActivations,
+    (c0, nc): (usize, usize),
+    out: &mut [[f32; 4]; 4],
+) {
+    debug_assert!((r0 + nr) * row_bytes <= w.len() && c0 + nc <= acts.rows());
+    debug_assert_eq!(row_bytes, acts.pairs * 2 * ty.block_bytes());
+    // Two activation rows per kernel call: with two accumulators per product (see
+    // `tile_rc`) a 4 × 2 tile fills the 32 vector registers.
+    macro_rules! go {
+        ($block:ty, $r:literal, $r0:expr, $out:expr) => {
+            for c in (0..nc).step_by(2) {
+                let mut part = [[0f32; 4]; 4];
+                if nc - c >= 2 {
+                    tile_rc::<$block, $r, 2>(w, row_bytes, $r0, acts, c0 + c, &mut part);
+                } else {
+                    tile_rc::<$block, $r, 1>(w, row_bytes, $r0, acts, c0 + c, &mut part);
+                }
+                let done = (nc - c).min(2);
+                $out[c..c + done].copy_from_slice(&part[..done]);
+            }
+        };
+    }
+    // Fewer than four weight rows go one at a time.
+    macro_rules! rows {
+        ($block:ty) => {
+            if nr == 4 {
+                go!($block, 4, r0, out)
+            } else {
+                for r in 0..nr {
+                    let mut one = [[0f32; 4]; 4];
+                    go!($block, 1, r0 + r, one);
+                    for c in 0..nc {
+                        out[c][r] = one[c][0];
+                    }
+                }
+            }
+        };
+    }
+    match ty {
+        TileType::Q4_0 => rows!(Q4),
+        TileType::Q5_0 => rows!(Q5),
+        TileType::Q8_0 => rows!(Q8),
+    }
+}
+
+/// A weight type whose two consecutive blocks decode to 64 unsigned bytes.
+trait UnsignedPair {
+    const BYTES: usize;
+    unsafe fn quants(p: *const u8) -> __m512i;
+}
+
+struct Q4;
+struct Q5;
+struct Q8;
+
+/// The low nibbles of the 16 bytes at `a` then their high nibbles, the same for `b`.
+#[inline(always)]
+unsafe fn nibbles(a: *const u8, b: *const u8) -> __m512i {
+    let both = _mm256_inserti128_si256::<1>(
+        _mm256_castsi128_si256(_mm_loadu_si128(a.cast())),
+        _mm_loadu_si128(b.cast()),
+    );
+    let z = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(both), _mm256_srli_epi16::<4>(both));
+    let z = _mm512_shuffle_i64x2::<0b11_01_10_00>(z, z);
+    _mm512_and_si512(z, _mm512_set1_epi8(0xF))
+}
+
+impl UnsignedPair for Q4 {
+    const BYTES: usize = Q4_0_BYTES;
+    #[inline(always)]
+    unsafe fn quants(p: *const u8) -> __m512i {
+        nibbles(p.add(2), p.add(2 + Q4_0_BYTES))
+    }
+}
+
+impl UnsignedPair for Q5 {
+    const BYTES: usize = Q5_0_BYTES;
+    #[inline(always)]
+    unsafe fn quants(p: *const u8) -> __m512i {
+        let n = nibbles(p.add(6), p.add(6 + Q5_0_BYTES));
+        let lo = p.add(2).cast::<u32>().read_unaligned() as u64;
+        let hi = p.add(2 + Q5_0_BYTES).cast::<u32>().read_unaligned() as u64;
+        _mm512_mask_add_epi8(n, lo | (hi << 32), n, _mm512_set1_epi8(0x10))
+    }
+}
+
+impl UnsignedPair for Q8 {
+    const BYTES: usize = Q8_0_BYTES;
+    #[inline(always)]
+    unsafe fn quants(p: *const u8) -> __m512i {
+        let a = _mm256_loadu_si256(p.add(2).cast());
+        let b = _mm256_loadu_si256(p.add(2 + Q8_0_BYTES).cast());
+        let signed = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(a), b);
+        _mm512_xor_si512(signed, _mm512_set1_epi8(0x80u8 as i8))
+    }
+}
+
+/// The f16 scales at the start of the blocks at `p` and `p + bytes`, spread as
+/// [`Pair::scale`] is.
+#[inline(always)]
+unsafe fn weight_scales(p: *const u8, bytes: usize) -> __m512 {
+    let d0 = p.cast::<u16>().read_unaligned() as i32;
+    let d1 = p.add(bytes).cast::<u16>().read_unaligned() as i32;
+    let both = _mm_cvtph_ps(_mm_cvtsi32_si128(d0 | (d1 << 16)));
+    let idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(both))
+}
+
+/// Sums in the order of the one-row kernel (`x86_512::blocks512`): even block pairs into one
+/// accumulator, odd ones into another, added before the final reduction. A product is then
+/// bit-identical whichever kernel computes it, so prefill and decode agree exactly.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,f16c")]
+unsafe fn tile_rc<B: UnsignedPair, const R: usize, const C: usize>(
+    w: &[u8],
+    row_bytes: usize,
+    r0: usize,
+    acts: &TileActivations,
+    c0: usize,
+    out: &mut [[f32; 4]; 4],
+) {
+    let rows: [*const u8; R] = std::array::from_fn(|r| w.as_ptr().add((r0 + r) * row_bytes));
+    let cols: [*const Pair; C] =
+        std::array::from_fn(|c| acts.data.as_ptr().add((c0 + c) * acts.pairs));
+    let mut acc = [[[_mm512_setzero_ps(); C]; R]; 2];
+    for p in 0..acts.pairs {
+        let mut wq = [_mm512_setzero_si512(); R];
+        let mut wd = [_mm512_setzero_ps(); R];
+        for r in 0..R {
+            let at = rows[r].add(2 * p * B::BYTES);
+            wq[r] = B::quants(at);
+            wd[r] = weight_scales(at, B::BYTES);
+        }
+        let acc = &mut acc[p % 2];
+        for c in 0..C {
+            let pair = &*cols[c].add(p);
+            let y = _mm512_load_si512(pair.qs.as_ptr().cast());
+            let correction = _mm512_load_si512(pair.correction.as_ptr().cast());
+            let dy = _mm512_load_ps(pair.scale.as_ptr());
+            for r in 0..R {
+                let dot = _mm512_dpbusd_epi32(correction, wq[r], y);
+                let d = _mm512_mul_ps(wd[r], dy);
+                acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), d, acc[r][c]);
+            }
+        }
+    }
+    for r in 0..R {
+        for c in 0..C {
+            out[c][r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[0][r][c], acc[1][r][c]));
+        }
+    }
+}
