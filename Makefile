@@ -19,5 +19,5 @@ test-deps:
 	@scripts/install-test-deps.sh
 
 test: model test-deps
-	GEMKIT_MODEL="$$(scripts/fetch-model.sh)" $(CARGO) test --release --workspace
+	GEMKIT_MODEL="$$(scripts/fetch-model.sh)" $(CARGO) test --release --workspace --exclude uniffi-bindgen
 	scripts/test-aarch64.sh
