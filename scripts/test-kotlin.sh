@@ -7,7 +7,7 @@ source "$(dirname "$0")/bindings-env.sh"
 
 export GEMKIT_MODEL="${GEMKIT_MODEL:-$("$repo/scripts/fetch-model.sh")}"
 lib="$kotlin_home/lib"
-classpath="$jna_jar:$lib/kotlin-test.jar:$lib/kotlinx-coroutines-core-jvm.jar"
+classpath="$jna_jar:$lib/kotlin-test.jar"
 jar="$bindings_out/kotlin-tests.jar"
 
 "$kotlin_home/bin/kotlinc-jvm" -nowarn -classpath "$classpath" -d "$jar" \
