@@ -4,7 +4,7 @@ CARGO ?= cargo
 PROMPT ?= The three most useful things to pack for a day of hiking are
 GEMKIT := target/release/gemkit
 
-.PHONY: demo test test-deps model build
+.PHONY: demo test test-deps model build test-bindings check-mobile
 
 model:
 	@scripts/fetch-model.sh >/dev/null
@@ -21,3 +21,19 @@ test-deps:
 test: model test-deps
 	GEMKIT_MODEL="$$(scripts/fetch-model.sh)" $(CARGO) test --release --workspace --exclude uniffi-bindgen
 	scripts/test-aarch64.sh
+
+# Kotlin (JVM) and Swift tests of the generated bindings against the host-built library. The
+# first run installs the Kotlin compiler, JNA and Swift (a Debian chroot): see README.
+test-bindings: model
+	scripts/install-binding-deps.sh
+	scripts/gen-bindings.sh
+	scripts/test-kotlin.sh
+	scripts/test-swift.sh
+
+# The FFI crate compiles for Android and iOS (no NDK or Xcode needed to check).
+MOBILE_TARGETS := aarch64-linux-android aarch64-apple-ios
+check-mobile:
+	@for t in $(MOBILE_TARGETS); do \
+	  rustup target list --installed | grep -qx $$t || rustup target add $$t; \
+	  $(CARGO) check --quiet -p gemkit-ffi --target $$t || exit 1; \
+	done
