@@ -10,7 +10,7 @@ lib="$kotlin_home/lib"
 classpath="$jna_jar:$lib/kotlin-test.jar"
 jar="$bindings_out/kotlin-tests.jar"
 
-"$kotlin_home/bin/kotlinc-jvm" -nowarn -classpath "$classpath" -d "$jar" \
+"$kotlin_home/bin/kotlinc-jvm" -classpath "$classpath" -d "$jar" \
   "$bindings_out/kotlin" "$repo/bindings/tests/kotlin"
 java -Djna.library.path="$target/release" -classpath "$jar:$classpath:$lib/kotlin-stdlib.jar" \
   dev.gemkit.tests.ModelTestsKt
