@@ -6,7 +6,7 @@
 set -euo pipefail
 source "$(dirname "$0")/bindings-env.sh"
 
-model="${GEMKIT_MODEL:-$("$repo/scripts/fetch-model.sh")}"
+model="$(realpath "${GEMKIT_MODEL:-$("$repo/scripts/fetch-model.sh")}")"
 pkg="$target/swift-tests"
 rm -rf "$pkg/Sources"
 mkdir -p "$pkg/Sources/GemKit" "$pkg/Sources/GemKitFFI"
