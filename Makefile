@@ -4,7 +4,7 @@ CARGO ?= cargo
 PROMPT ?= The three most useful things to pack for a day of hiking are
 GEMKIT := target/release/gemkit
 
-.PHONY: demo test test-deps model build bench
+.PHONY: demo test test-deps model build bench test-bindings check-mobile
 
 model:
 	@scripts/fetch-model.sh >/dev/null
@@ -19,10 +19,26 @@ test-deps:
 	@scripts/install-test-deps.sh
 
 test: model test-deps
-	GEMKIT_MODEL="$$(scripts/fetch-model.sh)" $(CARGO) test --release --workspace
+	GEMKIT_MODEL="$$(scripts/fetch-model.sh)" $(CARGO) test --release --workspace --exclude uniffi-bindgen
 	scripts/test-aarch64.sh
 
 # GemKit against llama.cpp on the same files, alternating runs; prints a table of ratios and
 # writes target/bench/bench.md. THREADS (default "1 2"), REPEAT (3) and MODELS choose the runs.
 bench: build
 	scripts/bench.py
+
+# Kotlin (JVM) and Swift tests of the generated bindings against the host-built library. The
+# first run installs the Kotlin compiler, JNA and Swift (a Debian chroot): see README.
+test-bindings: model
+	scripts/install-binding-deps.sh
+	scripts/gen-bindings.sh
+	scripts/test-kotlin.sh
+	scripts/test-swift.sh
+
+# The FFI crate compiles for Android and iOS (no NDK or Xcode needed to check).
+MOBILE_TARGETS := aarch64-linux-android aarch64-apple-ios
+check-mobile:
+	@for t in $(MOBILE_TARGETS); do \
+	  rustup target list --installed | grep -qx $$t || rustup target add $$t; \
+	  $(CARGO) check --quiet -p gemkit-ffi --target $$t || exit 1; \
+	done

@@ -1,0 +1,16 @@
+// Beside the generated bindings in module GemKit. UniFFI's Swift errors describe themselves with
+// `String(reflecting:)`, a dump like `GemKitError.Io(message: "...")`; making that the core's
+// one-line message gives `localizedDescription` and `"\(error)"` the same text as Kotlin's
+// `GemKitException.message`.
+
+extension GemKitError: CustomDebugStringConvertible {
+    public var message: String {
+        switch self {
+        case .Io(let m), .InvalidModel(let m), .UnsupportedModel(let m), .InvalidArgument(let m),
+            .ContextFull(let m), .Internal(let m):
+            return m
+        }
+    }
+
+    public var debugDescription: String { message }
+}

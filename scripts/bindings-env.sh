@@ -1,0 +1,48 @@
+# Sourced by the binding scripts: where the tools and the generated code live, and how to run
+# Swift (the host's `swift` when there is one, else a Debian trixie chroot with Debian's swiftlang).
+# shellcheck shell=bash
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cache="${GEMKIT_CACHE:-$HOME/.cache/gemkit}"
+target="${CARGO_TARGET_DIR:-$repo/target}"
+case "$target" in /*) ;; *) target="$repo/$target" ;; esac
+bindings_out="$target/bindings"
+
+kotlin_version=2.4.20
+kotlin_home="$cache/kotlin-$kotlin_version/node_modules/kotlin-compiler"
+jna_jar=/usr/share/java/jna.jar
+swift_root="$cache/swift-trixie"
+
+# in_swift_root DIR CMD...: runs CMD in DIR inside the chroot, with /proc, /dev and /sys and
+# each path of swift_mounts (the target dir, and whatever a script adds) at its own path, in a
+# private mount namespace that ends with CMD.
+swift_mounts=("$target")
+in_swift_root() {
+  local path
+  for path in "${swift_mounts[@]}"; do
+    if [ -d "$path" ]; then mkdir -p "$swift_root$path"; else
+      mkdir -p "$(dirname "$swift_root$path")" && touch "$swift_root$path"
+    fi
+  done
+  unshare --mount --propagation private -- bash -euc '
+    root=$1 dir=$2 n=$3
+    shift 3
+    mount -t proc proc "$root/proc"
+    mount --rbind /dev "$root/dev"
+    mount --rbind /sys "$root/sys"
+    for path in "${@:1:n}"; do mount --bind "$path" "$root$path"; done
+    shift "$n"
+    exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
+      PATH=/usr/libexec/swift/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+      bash -euc "cd \"\$0\" && exec \"\$@\"" "$dir" "$@"
+  ' _ "$swift_root" "$1" "${#swift_mounts[@]}" "${swift_mounts[@]}" "${@:2}"
+}
+
+# swift_run DIR CMD...: runs CMD in DIR with Swift on PATH (the host's, else the chroot's).
+swift_run() {
+  if command -v swift >/dev/null; then
+    (cd "$1" && "${@:2}")
+  else
+    in_swift_root "$@"
+  fi
+}
