@@ -24,6 +24,15 @@ pub enum GemKitError {
     /// The tokens do not fit in the context the model was loaded with.
     #[error("{0}")]
     ContextFull(String),
+    /// The memory budget, or the device, has no room for what was asked.
+    #[error("{0}")]
+    OutOfMemory(String),
+    /// The model or the chat is in use and the caller asked not to wait.
+    #[error("{0}")]
+    Busy(String),
+    /// A saved chat that cannot be restored: damaged, or saved with another model.
+    #[error("{0}")]
+    InvalidChatFile(String),
     /// A bug in GemKit (a caught panic); the message says where.
     #[error("{0}")]
     Internal(String),
@@ -46,6 +55,11 @@ impl From<gemkit::Error> for GemKitError {
             }
             E::InvalidToken { .. } | E::InvalidArgument(_) => GemKitError::InvalidArgument(message),
             E::ContextFull { .. } => GemKitError::ContextFull(message),
+            E::MemoryBudget { .. } | E::OutOfMemory { .. } => GemKitError::OutOfMemory(message),
+            E::Busy(_) => GemKitError::Busy(message),
+            E::Io { .. } => GemKitError::Io(message),
+            E::InvalidChatFile { .. } => GemKitError::InvalidChatFile(message),
+            E::Internal(_) => GemKitError::Internal(message),
         }
     }
 }

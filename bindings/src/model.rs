@@ -51,7 +51,6 @@ pub struct ModelInfo {
     pub tensor_bytes: u64,
     /// KV cache of one sequence at `context_length` (the app's own memory).
     pub kv_cache_bytes: u64,
-    pub rope_bytes: u64,
     pub load_ms: f64,
 }
 
@@ -88,7 +87,6 @@ impl Model {
             file_bytes: i.file_bytes as u64,
             tensor_bytes: i.tensor_bytes() as u64,
             kv_cache_bytes: i.kv_cache_bytes as u64,
-            rope_bytes: i.rope_bytes as u64,
             load_ms: i.load_ms,
         }
     }
