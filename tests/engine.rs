@@ -152,8 +152,9 @@ enum Event {
 }
 
 impl Listener for Collect {
-    fn on_text(&mut self, text: &str) {
+    fn on_text(&mut self, text: &str) -> bool {
         let _ = self.0.send(Event::Text(text.to_owned()));
+        true
     }
     fn on_finish(self: Box<Self>, result: gemkit::Result<Reply>) {
         let _ = self
@@ -220,11 +221,11 @@ fn a_streamed_request_equals_the_blocking_one_and_cancels_on_drop() {
     let (started_tx, started_rx) = mpsc::channel();
     struct Signal(Collect, Option<mpsc::Sender<()>>);
     impl Listener for Signal {
-        fn on_text(&mut self, text: &str) {
+        fn on_text(&mut self, text: &str) -> bool {
             if let Some(s) = self.1.take() {
                 let _ = s.send(());
             }
-            self.0.on_text(text);
+            self.0.on_text(text)
         }
         fn on_finish(self: Box<Self>, result: gemkit::Result<Reply>) {
             let this = *self;
@@ -243,6 +244,37 @@ fn a_streamed_request_equals_the_blocking_one_and_cancels_on_drop() {
     let (_, result) = collect(&rx);
     assert_eq!(result.unwrap().finish_reason, FinishReason::Cancelled);
     handle.wait();
+}
+
+#[test]
+fn a_listener_that_refuses_text_cancels_the_request() {
+    struct Refuse(mpsc::Sender<Event>);
+    impl Listener for Refuse {
+        fn on_text(&mut self, text: &str) -> bool {
+            let _ = self.0.send(Event::Text(text.to_owned()));
+            false
+        }
+        fn on_finish(self: Box<Self>, result: gemkit::Result<Reply>) {
+            let _ = self
+                .0
+                .send(Event::Finish(result.map_err(|e| e.to_string())));
+        }
+    }
+    let engine = engine(ModelOptions::default());
+    let (tx, rx) = mpsc::channel();
+    let _handle = engine
+        .complete_async(
+            None,
+            "Once upon a time",
+            &greedy_options(100),
+            Box::new(Refuse(tx)),
+        )
+        .unwrap();
+    let (text, result) = collect(&rx);
+    let reply = result.unwrap();
+    assert_eq!(reply.finish_reason, FinishReason::Cancelled);
+    assert_eq!(reply.text, text);
+    assert!(reply.stats.generated_tokens < 5, "{:?}", reply.stats);
 }
 
 #[test]

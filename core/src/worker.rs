@@ -13,8 +13,9 @@ use crate::generate::Reply;
 
 /// Receives a streamed request's text on the model's thread.
 pub trait Listener: Send {
-    /// A piece of the reply: whole UTF-8 characters, never part of a stop string.
-    fn on_text(&mut self, text: &str);
+    /// A piece of the reply: whole UTF-8 characters, never part of a stop string. Returning
+    /// false cancels the request (as a listener whose app callback failed must).
+    fn on_text(&mut self, text: &str) -> bool;
     /// Called once, last: the reply (also when cancelled) or the error.
     fn on_finish(self: Box<Self>, result: Result<Reply>);
 }
@@ -69,7 +70,11 @@ impl Worker {
             // A panic (a bug, or a listener that panics) must not take the thread down with the
             // requests queued behind it.
             let result = panic::catch_unwind(AssertUnwindSafe(|| {
-                work(&cancel, &mut |text| listener.on_text(text))
+                work(&cancel, &mut |text| {
+                    if !listener.on_text(text) {
+                        cancel.cancel();
+                    }
+                })
             }))
             .unwrap_or_else(|_| Err(Error::Internal("the request panicked".into())));
             if panic::catch_unwind(AssertUnwindSafe(|| listener.on_finish(result))).is_err() {
