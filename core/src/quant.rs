@@ -210,7 +210,7 @@ impl<'a> QMatrix<'a> {
         (even_blocks && kernels::detected() == kernels::Isa::Avx512Vnni).then_some(ty)
     }
 
-    /// Q4_0/Q5_0/Q8_0 weights on AVX-512 VNNI: tiles of four weight rows by four tokens.
+    /// Q4_0/Q5_0/Q8_0 weights on AVX-512 VNNI: tiles of up to four weight rows by four tokens.
     #[cfg(target_arch = "x86_64")]
     fn matmul_tiles(&self, ty: TileType, x: &[f32], n: usize, y: &mut [f32], pool: &ThreadPool) {
         const TOKEN_TILE: usize = 32;

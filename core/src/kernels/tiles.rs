@@ -1,6 +1,6 @@
-//! Tile products for Q4_0, Q5_0 and Q8_0 weights on AVX-512 VNNI: up to four weight rows
-//! against up to four activation rows at once, each weight block pair decoded once per tile
-//! and each activation block pair loaded once per tile.
+//! Tile products for Q4_0, Q5_0 and Q8_0 weights on AVX-512 VNNI: two weight rows against up
+//! to four activation rows at once, each weight block pair decoded once per tile and each
+//! activation block pair loaded once per tile.
 //!
 //! Weights are made unsigned by an offset (Q4_0 +8, Q5_0 +16, Q8_0 +128), so `vpdpbusd`
 //! multiplies them with the activations as they are; the offset's share, `offset · Σy`, is
@@ -105,33 +105,30 @@ pub unsafe fn tile(
 ) {
     debug_assert!((r0 + nr) * row_bytes <= w.len() && c0 + nc <= acts.rows());
     debug_assert_eq!(row_bytes, acts.pairs * 2 * ty.block_bytes());
-    // Two activation rows per kernel call: with two accumulators per product (see
-    // `tile_rc`) a 4 × 2 tile fills the 32 vector registers.
+    // Two weight rows by up to four activation rows per kernel call: with two accumulators
+    // per product (see `tile_rc`) that is 16 of the 32 vector registers.
     macro_rules! go {
-        ($block:ty, $r:literal, $r0:expr, $out:expr) => {
-            for c in (0..nc).step_by(2) {
-                let mut part = [[0f32; 4]; 4];
-                if nc - c >= 2 {
-                    tile_rc::<$block, $r, 2>(w, row_bytes, $r0, acts, c0 + c, &mut part);
-                } else {
-                    tile_rc::<$block, $r, 1>(w, row_bytes, $r0, acts, c0 + c, &mut part);
-                }
-                let done = (nc - c).min(2);
-                $out[c..c + done].copy_from_slice(&part[..done]);
+        ($block:ty, $r:literal, $r0:expr, $part:expr) => {
+            match nc {
+                4 => tile_rc::<$block, $r, 4>(w, row_bytes, $r0, acts, c0, $part),
+                3 => tile_rc::<$block, $r, 3>(w, row_bytes, $r0, acts, c0, $part),
+                2 => tile_rc::<$block, $r, 2>(w, row_bytes, $r0, acts, c0, $part),
+                _ => tile_rc::<$block, $r, 1>(w, row_bytes, $r0, acts, c0, $part),
             }
         };
     }
-    // Fewer than four weight rows go one at a time.
     macro_rules! rows {
         ($block:ty) => {
-            if nr == 4 {
-                go!($block, 4, r0, out)
-            } else {
-                for r in 0..nr {
-                    let mut one = [[0f32; 4]; 4];
-                    go!($block, 1, r0 + r, one);
-                    for c in 0..nc {
-                        out[c][r] = one[c][0];
+            for r in (0..nr).step_by(2) {
+                let mut part = [[0f32; 4]; 4];
+                if nr - r >= 2 {
+                    go!($block, 2, r0 + r, &mut part);
+                } else {
+                    go!($block, 1, r0 + r, &mut part);
+                }
+                for c in 0..nc {
+                    for i in 0..(nr - r).min(2) {
+                        out[c][r + i] = part[c][i];
                     }
                 }
             }
