@@ -207,7 +207,7 @@ impl<'a> QMatrix<'a> {
             _ => return None,
         };
         let even_blocks = (self.cols / kernels::QK8_0).is_multiple_of(2);
-        (even_blocks && kernels::detected() == kernels::Isa::Avx512Vnni).then_some(ty)
+        (even_blocks && kernels::tiles::available()).then_some(ty)
     }
 
     /// Q4_0/Q5_0/Q8_0 weights on AVX-512 VNNI: tiles of up to four weight rows by four tokens.

@@ -480,8 +480,8 @@ fn detected_is_the_best_available() {
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn tiles_match_the_one_row_kernels() {
-    use super::tiles::{tile, TileActivations, TileType};
-    if !Isa::Avx512Vnni.is_available() {
+    use super::tiles::{available, tile, TileActivations, TileType};
+    if !available() {
         return;
     }
     let (cols, rows, n) = (640, 7, 6);

@@ -12,6 +12,15 @@ use std::arch::x86_64::*;
 
 use super::{BlockQ8_0, Q4_0_BYTES, Q5_0_BYTES, Q8_0_BYTES, QK8_0};
 
+/// Whether this CPU runs the tile kernels (detected once; `GEMKIT_ISA` below AVX-512 VNNI
+/// turns them off with the rest).
+pub fn available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        super::detected() == super::Isa::Avx512Vnni && is_x86_feature_detected!("avx512vbmi")
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TileType {
     Q4_0,
@@ -92,7 +101,7 @@ impl TileActivations {
 /// `nr` weight rows and `nc` activation rows (each 1..=4).
 ///
 /// # Safety
-/// The CPU has AVX-512 F/BW/VL/VNNI and F16C; the rows exist in `w` and in `acts`, whose
+/// The CPU has AVX-512 F/BW/VL/VNNI/VBMI and F16C (see [`available`]); the rows exist in `w` and in `acts`, whose
 /// block count matches the rows'.
 pub unsafe fn tile(
     ty: TileType,
@@ -141,73 +150,115 @@ pub unsafe fn tile(
     }
 }
 
-/// A weight type whose two consecutive blocks decode to 64 unsigned bytes.
+/// A weight type whose two consecutive blocks decode to 64 unsigned bytes and two scales.
 trait UnsignedPair {
     const BYTES: usize;
-    unsafe fn quants(p: *const u8) -> __m512i;
+    /// The quants, and the scales spread as [`Pair::scale`] is.
+    unsafe fn decode(p: *const u8) -> (__m512i, __m512);
 }
 
 struct Q4;
 struct Q5;
 struct Q8;
 
-/// The low nibbles of the 16 bytes at `a` then their high nibbles, the same for `b`.
+/// Bytes `from..from + 16` of `v` twice, then bytes `to..to + 16` twice: the index for
+/// `vpermb` that lines up two blocks' packed nibbles for [`nibbles`].
+const fn twice(from: u8, to: u8) -> [u8; 64] {
+    let mut idx = [0u8; 64];
+    let mut i = 0;
+    while i < 16 {
+        idx[i] = from + i as u8;
+        idx[16 + i] = from + i as u8;
+        idx[32 + i] = to + i as u8;
+        idx[48 + i] = to + i as u8;
+        i += 1;
+    }
+    idx
+}
+
+/// Low nibbles of the first 16 bytes, their high nibbles, then the same for the next 16, from
+/// `v` as [`twice`] arranged it.
 #[inline(always)]
-unsafe fn nibbles(a: *const u8, b: *const u8) -> __m512i {
-    let both = _mm256_inserti128_si256::<1>(
-        _mm256_castsi128_si256(_mm_loadu_si128(a.cast())),
-        _mm_loadu_si128(b.cast()),
+unsafe fn nibbles(v: __m512i) -> __m512i {
+    let shift = _mm512_set_epi64(
+        4 << 48 | 4 << 32 | 4 << 16 | 4,
+        4 << 48 | 4 << 32 | 4 << 16 | 4,
+        0,
+        0,
+        4 << 48 | 4 << 32 | 4 << 16 | 4,
+        4 << 48 | 4 << 32 | 4 << 16 | 4,
+        0,
+        0,
     );
-    let z = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(both), _mm256_srli_epi16::<4>(both));
-    let z = _mm512_shuffle_i64x2::<0b11_01_10_00>(z, z);
-    _mm512_and_si512(z, _mm512_set1_epi8(0xF))
+    _mm512_and_si512(_mm512_srlv_epi16(v, shift), _mm512_set1_epi8(0xF))
+}
+
+/// Both blocks' f16 scales, the 16-bit words `first` and `second` of `v`, as f32 lanes.
+#[inline(always)]
+unsafe fn scales(v: __m512i, first: i16, second: i16) -> __m512 {
+    let (a, b) = (first, second);
+    let idx = _mm512_set_epi16(
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b, b, b, b, b, b, b, b, a, a, a, a, a, a,
+        a, a,
+    );
+    _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(idx, v)))
+}
+
+/// The bytes of two consecutive blocks, read without touching the bytes after them.
+#[inline(always)]
+unsafe fn load_pair<const BYTES: usize>(p: *const u8) -> __m512i {
+    _mm512_maskz_loadu_epi8((1u64 << (2 * BYTES)) - 1, p.cast())
 }
 
 impl UnsignedPair for Q4 {
     const BYTES: usize = Q4_0_BYTES;
     #[inline(always)]
-    unsafe fn quants(p: *const u8) -> __m512i {
-        nibbles(p.add(2), p.add(2 + Q4_0_BYTES))
+    unsafe fn decode(p: *const u8) -> (__m512i, __m512) {
+        const IDX: [u8; 64] = twice(2, 2 + Q4_0_BYTES as u8);
+        let v = load_pair::<Q4_0_BYTES>(p);
+        let q = nibbles(_mm512_permutexvar_epi8(
+            _mm512_loadu_si512(IDX.as_ptr().cast()),
+            v,
+        ));
+        (q, scales(v, 0, Q4_0_BYTES as i16 / 2))
     }
 }
 
 impl UnsignedPair for Q5 {
     const BYTES: usize = Q5_0_BYTES;
     #[inline(always)]
-    unsafe fn quants(p: *const u8) -> __m512i {
-        let n = nibbles(p.add(6), p.add(6 + Q5_0_BYTES));
+    unsafe fn decode(p: *const u8) -> (__m512i, __m512) {
+        const IDX: [u8; 64] = twice(6, 6 + Q5_0_BYTES as u8);
+        let v = load_pair::<Q5_0_BYTES>(p);
+        let n = nibbles(_mm512_permutexvar_epi8(
+            _mm512_loadu_si512(IDX.as_ptr().cast()),
+            v,
+        ));
         let lo = p.add(2).cast::<u32>().read_unaligned() as u64;
         let hi = p.add(2 + Q5_0_BYTES).cast::<u32>().read_unaligned() as u64;
-        _mm512_mask_add_epi8(n, lo | (hi << 32), n, _mm512_set1_epi8(0x10))
+        let q = _mm512_mask_add_epi8(n, lo | (hi << 32), n, _mm512_set1_epi8(0x10));
+        (q, scales(v, 0, Q5_0_BYTES as i16 / 2))
     }
 }
 
 impl UnsignedPair for Q8 {
     const BYTES: usize = Q8_0_BYTES;
     #[inline(always)]
-    unsafe fn quants(p: *const u8) -> __m512i {
+    unsafe fn decode(p: *const u8) -> (__m512i, __m512) {
         let a = _mm256_loadu_si256(p.add(2).cast());
         let b = _mm256_loadu_si256(p.add(2 + Q8_0_BYTES).cast());
         let signed = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(a), b);
-        _mm512_xor_si512(signed, _mm512_set1_epi8(0x80u8 as i8))
+        let q = _mm512_xor_si512(signed, _mm512_set1_epi8(0x80u8 as i8));
+        // The two scales are 34 bytes apart: words 0 and 17 of the 64 bytes from `p`.
+        let d = _mm512_maskz_loadu_epi8(0b11 | 0b11 << Q8_0_BYTES, p.cast());
+        (q, scales(d, 0, Q8_0_BYTES as i16 / 2))
     }
-}
-
-/// The f16 scales at the start of the blocks at `p` and `p + bytes`, spread as
-/// [`Pair::scale`] is.
-#[inline(always)]
-unsafe fn weight_scales(p: *const u8, bytes: usize) -> __m512 {
-    let d0 = p.cast::<u16>().read_unaligned() as i32;
-    let d1 = p.add(bytes).cast::<u16>().read_unaligned() as i32;
-    let both = _mm_cvtph_ps(_mm_cvtsi32_si128(d0 | (d1 << 16)));
-    let idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-    _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(both))
 }
 
 /// Sums in the order of the one-row kernel (`x86_512::blocks512`): even block pairs into one
 /// accumulator, odd ones into another, added before the final reduction. A product is then
 /// bit-identical whichever kernel computes it, so prefill and decode agree exactly.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,f16c")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,f16c")]
 unsafe fn tile_rc<B: UnsignedPair, const R: usize, const C: usize>(
     w: &[u8],
     row_bytes: usize,
@@ -224,9 +275,7 @@ unsafe fn tile_rc<B: UnsignedPair, const R: usize, const C: usize>(
         let mut wq = [_mm512_setzero_si512(); R];
         let mut wd = [_mm512_setzero_ps(); R];
         for r in 0..R {
-            let at = rows[r].add(2 * p * B::BYTES);
-            wq[r] = B::quants(at);
-            wd[r] = weight_scales(at, B::BYTES);
+            (wq[r], wd[r]) = B::decode(rows[r].add(2 * p * B::BYTES));
         }
         let acc = &mut acc[p % 2];
         for c in 0..C {
