@@ -175,6 +175,13 @@ impl<'a> QMatrix<'a> {
         let rows = self.rows;
         pool.run(n_tasks, &|task| {
             let row_range = task * per_task..((task + 1) * per_task).min(rows);
+            if n == 1 {
+                // Decode: the task's rows in one call, and straight into their outputs.
+                let w = &self.data[row_range.start * row_bytes..row_range.end * row_bytes];
+                // SAFETY: each task owns rows r of its range.
+                let o = unsafe { out.slice_mut(row_range.start, row_range.len()) };
+                return dot(w, &[&xq[..]], o);
+            }
             for (tile_index, tile) in xq.chunks(TOKEN_TILE * act_len).enumerate() {
                 for r in row_range.clone() {
                     let wr = &self.data[r * row_bytes..(r + 1) * row_bytes];
@@ -185,7 +192,7 @@ impl<'a> QMatrix<'a> {
                             *slot = xr;
                         }
                         let mut dots = [0f32; 4];
-                        dot(wr, &xs[..count], &mut dots);
+                        dot(wr, &xs[..count], &mut dots[..count]);
                         let t0 = tile_index * TOKEN_TILE + group_index * 4;
                         for (j, d) in dots[..count].iter().enumerate() {
                             // SAFETY: each task owns rows r of its range, for every token.

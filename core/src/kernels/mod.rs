@@ -271,23 +271,49 @@ pub fn detected() -> Isa {
     })
 }
 
-/// Panics unless `w` is whole blocks, there are 1..=4 activation rows each of one block per
-/// weight block, and `out` has room for each row's result.
+/// Panics unless there are 1..=4 activation rows of equal length, `out` holds one result per
+/// activation row for each of one or more weight rows, and `w` is those weight rows, each one
+/// block per activation block.
 #[inline]
 fn check<A>(w: &[u8], block_bytes: usize, xs: &[&[A]], out: &[f32]) {
-    assert!(
-        w.len().is_multiple_of(block_bytes),
-        "weight row is whole blocks"
-    );
     assert!(
         (1..=4).contains(&xs.len()),
         "1..=4 activation rows, got {}",
         xs.len()
     );
-    assert!(out.len() >= xs.len(), "one output per activation row");
-    let nb = w.len() / block_bytes;
+    assert!(
+        !out.is_empty() && out.len().is_multiple_of(xs.len()),
+        "one output per activation row for each weight row"
+    );
+    let rows = out.len() / xs.len();
+    let nb = xs[0].len();
     for x in xs {
-        assert_eq!(x.len(), nb, "activation blocks match weight blocks");
+        assert_eq!(x.len(), nb, "activation rows of one length");
+    }
+    assert_eq!(
+        w.len(),
+        rows * nb * block_bytes,
+        "weight rows match the activation blocks"
+    );
+}
+
+/// Runs `one` on each weight row of `w` with its `xs.len()` outputs. Inlined into each entry
+/// point, so the loop runs inside the CPU features of the kernel rather than calling it once
+/// a row (decode's output head is 262k short rows on Gemma 3).
+#[inline(always)]
+pub(super) fn each_row<A>(
+    w: &[u8],
+    xs: &[&[A]],
+    out: &mut [f32],
+    mut one: impl FnMut(&[u8], &mut [f32]),
+) {
+    let rows = out.len() / xs.len();
+    let row_bytes = w.len() / rows;
+    for (wr, o) in w
+        .chunks_exact(row_bytes)
+        .zip(out.chunks_exact_mut(xs.len()))
+    {
+        one(wr, o);
     }
 }
 
@@ -322,7 +348,7 @@ macro_rules! kernel {
                 Isa::Neon => $neon(w, xs, out),
                 #[cfg(target_arch = "aarch64")]
                 Isa::NeonDotprod | Isa::NeonI8mm => $dotprod(w, xs, out),
-                _ => scalar::$name(w, xs, out),
+                _ => each_row(w, xs, out, |w, out| scalar::$name(w, xs, out)),
             }
         }
     };
@@ -343,34 +369,34 @@ macro_rules! kernels {
 }
 
 kernels! {
-    /// `out[j] = dot(w, xs[j])` for a Q4_0 weight row (18-byte blocks).
+    /// `out[r·n + j] = dot(row r of w, xs[j])` for Q4_0 weight rows and n = `xs.len()` (18-byte blocks).
     k_q4_0::dot_q4_0, dot_q4_0_with, BlockQ8_0, Q4_0_BYTES,
         x86: x86::q4_0_avx2, x86_512::q4_0_vnni; arm: neon::q4_0_neon, neon::q4_0_dotprod;
-    /// `out[j] = dot(w, xs[j])` for a Q4_1 weight row (20-byte blocks), Q8_0 activations.
+    /// `out[r·n + j] = dot(row r of w, xs[j])` for Q4_1 weight rows and n = `xs.len()` (20-byte blocks), Q8_0 activations.
     k_q4_1::dot_q4_1, dot_q4_1_with, BlockQ8_0, Q4_1_BYTES,
         x86: x86::q4_1_avx2, x86::q4_1_vnni; arm: neon::q4_1_neon, neon::q4_1_dotprod;
-    /// `out[j] = dot(w, xs[j])` for a Q5_0 weight row (22-byte blocks).
+    /// `out[r·n + j] = dot(row r of w, xs[j])` for Q5_0 weight rows and n = `xs.len()` (22-byte blocks).
     k_q5_0::dot_q5_0, dot_q5_0_with, BlockQ8_0, Q5_0_BYTES,
         x86: x86::q5_0_avx2, x86_512::q5_0_vnni; arm: neon::q5_0_neon, neon::q5_0_dotprod;
-    /// `out[j] = dot(w, xs[j])` for a Q5_1 weight row (24-byte blocks), Q8_0 activations.
+    /// `out[r·n + j] = dot(row r of w, xs[j])` for Q5_1 weight rows and n = `xs.len()` (24-byte blocks), Q8_0 activations.
     k_q5_1::dot_q5_1, dot_q5_1_with, BlockQ8_0, Q5_1_BYTES,
         x86: x86::q5_1_avx2, x86::q5_1_vnni; arm: neon::q5_1_neon, neon::q5_1_dotprod;
-    /// `out[j] = dot(w, xs[j])` for a Q8_0 weight row (34-byte blocks).
+    /// `out[r·n + j] = dot(row r of w, xs[j])` for Q8_0 weight rows and n = `xs.len()` (34-byte blocks).
     k_q8_0::dot_q8_0, dot_q8_0_with, BlockQ8_0, Q8_0_BYTES,
         x86: x86::q8_0_avx2, x86_512::q8_0_vnni; arm: neon::q8_0_neon, neon::q8_0_dotprod;
-    /// `out[j] = dot(w, xs[j])` for a Q2_K weight row (84-byte super-blocks).
+    /// `out[r·n + j] = dot(row r of w, xs[j])` for Q2_K weight rows and n = `xs.len()` (84-byte super-blocks).
     k_q2k::dot_q2k, dot_q2k_with, BlockQ8K, Q2K_BYTES,
         x86: x86_k::q2k_avx2, x86_k::q2k_vnni; arm: neon_k::q2k_neon, neon_k::q2k_dotprod;
-    /// `out[j] = dot(w, xs[j])` for a Q3_K weight row (110-byte super-blocks).
+    /// `out[r·n + j] = dot(row r of w, xs[j])` for Q3_K weight rows and n = `xs.len()` (110-byte super-blocks).
     k_q3k::dot_q3k, dot_q3k_with, BlockQ8K, Q3K_BYTES,
         x86: x86_k::q3k_avx2, x86_k::q3k_vnni; arm: neon_k::q3k_neon, neon_k::q3k_dotprod;
-    /// `out[j] = dot(w, xs[j])` for a Q4_K weight row (144-byte super-blocks).
+    /// `out[r·n + j] = dot(row r of w, xs[j])` for Q4_K weight rows and n = `xs.len()` (144-byte super-blocks).
     k_q4k::dot_q4k, dot_q4k_with, BlockQ8K, Q4K_BYTES,
         x86: x86_k::q4k_avx2, x86_k::q4k_vnni; arm: neon_k::q4k_neon, neon_k::q4k_dotprod;
-    /// `out[j] = dot(w, xs[j])` for a Q5_K weight row (176-byte super-blocks).
+    /// `out[r·n + j] = dot(row r of w, xs[j])` for Q5_K weight rows and n = `xs.len()` (176-byte super-blocks).
     k_q5k::dot_q5k, dot_q5k_with, BlockQ8K, Q5K_BYTES,
         x86: x86_k::q5k_avx2, x86_k::q5k_vnni; arm: neon_k::q5k_neon, neon_k::q5k_dotprod;
-    /// `out[j] = dot(w, xs[j])` for a Q6_K weight row (210-byte super-blocks).
+    /// `out[r·n + j] = dot(row r of w, xs[j])` for Q6_K weight rows and n = `xs.len()` (210-byte super-blocks).
     k_q6k::dot_q6k, dot_q6k_with, BlockQ8K, Q6K_BYTES,
         x86: x86_k::q6k_avx2, x86_k::q6k_vnni; arm: neon_k::q6k_neon, neon_k::q6k_dotprod;
 }

@@ -57,24 +57,24 @@ macro_rules! neon_entry {
         /// NEON must be available and the sizes valid per `check`.
         #[target_feature(enable = "neon")]
         pub(super) unsafe fn $neon(w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
-            match xs.len() {
+            each_row(w, xs, out, |w, out| match xs.len() {
                 1 => $body::<Neon, $kind, 1>(w, xs, out),
                 2 => $body::<Neon, $kind, 2>(w, xs, out),
                 3 => $body::<Neon, $kind, 3>(w, xs, out),
                 _ => $body::<Neon, $kind, 4>(w, xs, out),
-            }
+            })
         }
 
         /// # Safety
         /// NEON and the dot-product extension must be available and the sizes valid.
         #[target_feature(enable = "neon,dotprod")]
         pub(super) unsafe fn $dot(w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
-            match xs.len() {
+            each_row(w, xs, out, |w, out| match xs.len() {
                 1 => $body::<Dotprod, $kind, 1>(w, xs, out),
                 2 => $body::<Dotprod, $kind, 2>(w, xs, out),
                 3 => $body::<Dotprod, $kind, 3>(w, xs, out),
                 _ => $body::<Dotprod, $kind, 4>(w, xs, out),
-            }
+            })
         }
     };
 }

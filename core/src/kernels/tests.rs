@@ -298,7 +298,7 @@ fn check_type(w: W) {
             for rows in 2..=4 {
                 let xs: Vec<&Act> = acts[..rows].iter().collect();
                 let mut o = [f32::NAN; 4];
-                dot(isa, w, wrow, &xs, &mut o);
+                dot(isa, w, wrow, &xs, &mut o[..rows]);
                 assert_eq!(
                     &o[..rows],
                     &single[..rows],
@@ -542,6 +542,29 @@ fn tiles_match_the_one_row_kernels() {
                         );
                     }
                 }
+            }
+        }
+    }
+}
+
+#[test]
+fn several_weight_rows_in_one_call_equal_one_row_at_a_time() {
+    for w in ALL {
+        let mut rng = Rng::new(w as u64 + 200);
+        let n = 2 * w.block_len();
+        let rows: Vec<Vec<u8>> = (0..5).map(|_| w.random_row(n, &mut rng)).collect();
+        let all: Vec<u8> = rows.concat();
+        let acts: Vec<Act> = (0..2)
+            .map(|_| Act::new(w, &random_x(n, &mut rng)))
+            .collect();
+        let xs: Vec<&Act> = acts.iter().collect();
+        for isa in Isa::available() {
+            let mut together = [f32::NAN; 10];
+            dot(isa, w, &all, &xs, &mut together);
+            for (r, row) in rows.iter().enumerate() {
+                let mut one = [f32::NAN; 2];
+                dot(isa, w, row, &xs, &mut one);
+                assert_eq!(together[2 * r..2 * r + 2], one, "{w:?} {isa:?} row {r}");
             }
         }
     }

@@ -72,12 +72,12 @@ macro_rules! x86_avx2_entry {
         /// AVX2, FMA and F16C must be available and the sizes valid per `check`.
         #[target_feature(enable = "avx2,fma,f16c")]
         pub(super) unsafe fn $avx2(w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
-            match xs.len() {
+            each_row(w, xs, out, |w, out| match xs.len() {
                 1 => $body::<Avx2, $kind, 1>(w, xs, out),
                 2 => $body::<Avx2, $kind, 2>(w, xs, out),
                 3 => $body::<Avx2, $kind, 3>(w, xs, out),
                 _ => $body::<Avx2, $kind, 4>(w, xs, out),
-            }
+            })
         }
     };
 }
@@ -89,12 +89,12 @@ macro_rules! x86_vnni_entry {
         /// The [`Isa::Avx512Vnni`] features must be available and the sizes valid.
         #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
         pub(super) unsafe fn $vnni(w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
-            match xs.len() {
+            each_row(w, xs, out, |w, out| match xs.len() {
                 1 => $body::<$tier, $kind, 1>(w, xs, out),
                 2 => $body::<$tier, $kind, 2>(w, xs, out),
                 3 => $body::<$tier, $kind, 3>(w, xs, out),
                 _ => $body::<$tier, $kind, 4>(w, xs, out),
-            }
+            })
         }
     };
 }
