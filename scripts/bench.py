@@ -28,10 +28,9 @@ llama-cpp-python sdist on PyPI). All are cached under ~/.cache/gemkit after the 
 Method: for each of REPEAT rounds, for each model (its file read once so the page cache is warm)
 and thread count, llama-bench (-p 128,512 -n 128 -r 1, with its usual warmup) and the three
 gemkit bench runs alternate, the engine that goes first swapping every round; the table shows
-medians over rounds. gemkit bench has no warmup option, so each gemkit run is --repeat 2 and
-reports its median of two, which is the faster one; the slower first pass pays for the page
-faults of the freshly mapped weights, the cost llama-bench's warmup run keeps out of its
-numbers. Other load on the machine skews all of this; the header records the load average.
+medians over rounds. Each gemkit run has one untimed warm-up pass (--warmup 1), as
+llama-bench has: it pays for the page faults of the freshly mapped weights. Other load on the
+machine skews all of this; the header records the load average.
 
 Environment: THREADS (default "1 2"), REPEAT (3), MODELS (all), GEMKIT (the binary; default
 $CARGO_TARGET_DIR/release/gemkit or target/release/gemkit), GEMKIT_CACHE (~/.cache/gemkit).
@@ -137,7 +136,7 @@ def gemkit_bench(gemkit: Path, m: Model, threads: int) -> dict[str, float | list
     def one(prompt: int, gen: int) -> dict:
         return json.loads(run([str(gemkit), "bench", "--model", str(m.path), "--threads", str(threads),
                                "--ctx", str(m.ctx), "--prompt-tokens", str(prompt),
-                               "--gen-tokens", str(gen), "--repeat", "2", "--json"]))
+                               "--gen-tokens", str(gen), "--warmup", "1", "--repeat", "1", "--json"]))
 
     runs = {"decode": one(1, GEN + 1)} | {f"pp{p}": one(p, 0) for p in PROMPTS}
     res: dict[str, float | list[float]] = {"decode": runs["decode"]["decode_tok_s"]}

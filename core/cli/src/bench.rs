@@ -29,12 +29,15 @@ pub fn bench(args: &Args) -> Result<serde_json::Value, String> {
         "gen-tokens",
         "threads",
         "repeat",
+        "warmup",
         "ctx",
         "json",
     ])?;
     let prompt_tokens: usize = args.get("prompt-tokens", 128)?;
     let gen_tokens: usize = args.get("gen-tokens", 128)?;
     let repeat: usize = args.get("repeat", 3)?;
+    // Untimed runs first: the page faults of freshly mapped weights are a load cost, not speed.
+    let warmup: usize = args.get("warmup", 1)?;
     if prompt_tokens == 0 || repeat == 0 {
         return Err("--prompt-tokens and --repeat must be at least 1".into());
     }
@@ -60,7 +63,7 @@ pub fn bench(args: &Args) -> Result<serde_json::Value, String> {
         .collect();
 
     let mut runs = Vec::new();
-    for _ in 0..repeat {
+    for run in 0..warmup + repeat {
         cache.clear();
         let start = Instant::now();
         let mut logits = model
@@ -77,17 +80,20 @@ pub fn bench(args: &Args) -> Result<serde_json::Value, String> {
             next = gemkit::sampling::argmax(&logits) as u32;
         }
         let decode = decode_start.elapsed();
-        runs.push(Run {
-            ttft_ms: ttft.as_secs_f64() * 1e3,
-            prefill_tok_s: prompt_tokens as f64 / prefill.as_secs_f64(),
-            decode_tok_s: gen_tokens.saturating_sub(1) as f64 / decode.as_secs_f64().max(1e-9),
-        });
         if let (Some(p), Some(now)) = (peak, ProcessMemory::current()) {
             peak = Some(ProcessMemory {
                 rss_anon: p.rss_anon.max(now.rss_anon),
                 rss_file: p.rss_file.max(now.rss_file),
             });
         }
+        if run < warmup {
+            continue;
+        }
+        runs.push(Run {
+            ttft_ms: ttft.as_secs_f64() * 1e3,
+            prefill_tok_s: prompt_tokens as f64 / prefill.as_secs_f64(),
+            decode_tok_s: gen_tokens.saturating_sub(1) as f64 / decode.as_secs_f64().max(1e-9),
+        });
     }
     let mb = |b: usize| (b as f64 / (1 << 20) as f64 * 10.0).round() / 10.0;
     Ok(json!({
@@ -96,6 +102,7 @@ pub fn bench(args: &Args) -> Result<serde_json::Value, String> {
         "prompt_tokens": prompt_tokens,
         "gen_tokens": gen_tokens,
         "repeat": repeat,
+        "warmup": warmup,
         "context_length": model.context_length(),
         "load_ms": load_ms,
         "ttft_ms": median(runs.iter().map(|r| r.ttft_ms).collect()),

@@ -20,7 +20,7 @@ commands:
             [--top-p P] [--seed S] [--threads N] [--ctx N] [--json]
   chat      --model PATH [--system TEXT] [--stop TEXT]... [--max-tokens N] [--temperature T]
             [--seed S] [--ctx N] [--threads N] [--json]
-  bench     --model PATH [--prompt-tokens 128] [--gen-tokens 128] [--threads N] [--repeat R]
+  bench     --model PATH [--prompt-tokens 128] [--gen-tokens 128] [--threads N] [--repeat R] [--warmup 1]
             [--ctx N] [--json]";
 
 fn main() -> ExitCode {
