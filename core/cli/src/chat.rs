@@ -10,7 +10,7 @@ use gemkit::{CancelToken, ChatOptions};
 use serde_json::json;
 
 use crate::args::Args;
-use crate::commands::{err, generate_options, load_engine, out, out_json};
+use crate::commands::{err, generate_options, load_engine, out, out_json, stream_reply};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -81,17 +81,9 @@ pub fn chat(args: &Args) -> Result<(), String> {
         }
         let cancel = CancelToken::new();
         *current.lock().unwrap_or_else(|e| e.into_inner()) = cancel.clone();
-        let mut write_error = None;
-        let reply = chat
-            .send(&line, &options, &cancel, &mut |piece| {
-                if !json_mode && write_error.is_none() {
-                    write_error = out(piece).err();
-                }
-            })
-            .map_err(err)?;
-        if let Some(e) = write_error {
-            return Err(e);
-        }
+        let reply = stream_reply(!json_mode, |on_text| {
+            chat.send(&line, &options, &cancel, on_text)
+        })?;
         if json_mode {
             let s = &reply.stats;
             out_json(&json!({

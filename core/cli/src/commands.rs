@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use gemkit::info::{ModelInfo, ProcessMemory};
 use gemkit::sampling::SamplingParams;
-use gemkit::{CancelToken, Engine, GenerateOptions, Logits, Model, ModelOptions};
+use gemkit::{CancelToken, Engine, GenerateOptions, Logits, Model, ModelOptions, Reply};
 use serde_json::json;
 
 use crate::args::Args;
@@ -152,6 +152,22 @@ fn logits(args: &Args) -> CmdResult {
     }
 }
 
+/// Runs a generation, writing its text to stdout as it comes when `print` is set. A closed
+/// stdout ends the command with an error once the reply is done.
+pub fn stream_reply(
+    print: bool,
+    generate: impl FnOnce(&mut dyn FnMut(&str)) -> Result<Reply, gemkit::Error>,
+) -> Result<Reply, String> {
+    let mut write_error = None;
+    let reply = generate(&mut |piece| {
+        if print && write_error.is_none() {
+            write_error = out(piece).err();
+        }
+    })
+    .map_err(err)?;
+    write_error.map_or(Ok(reply), Err)
+}
+
 /// Generation options from the flags shared by `generate` and `chat`.
 pub fn generate_options(args: &Args) -> Result<GenerateOptions, String> {
     let defaults = SamplingParams::default();
@@ -203,17 +219,9 @@ fn generate_cmd(args: &Args) -> CmdResult {
         .tokenizer()
         .encode(prompt, true, true)
         .map_err(|e| err(e.into()))?;
-    let mut write_error = None;
-    let reply = engine
-        .complete(None, prompt, &options, &CancelToken::new(), &mut |piece| {
-            if !json_mode && write_error.is_none() {
-                write_error = out(piece).err();
-            }
-        })
-        .map_err(err)?;
-    if let Some(e) = write_error {
-        return Err(e);
-    }
+    let reply = stream_reply(!json_mode, |on_text| {
+        engine.complete(None, prompt, &options, &CancelToken::new(), on_text)
+    })?;
     if json_mode {
         let s = &reply.stats;
         out_json(&json!({
