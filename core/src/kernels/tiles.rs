@@ -210,16 +210,24 @@ unsafe fn load_pair<const BYTES: usize>(p: *const u8) -> __m512i {
     _mm512_maskz_loadu_epi8((1u64 << (2 * BYTES)) - 1, p.cast())
 }
 
+/// The nibbles of two blocks of `BYTES` whose packed quants start `QS_AT` bytes into each
+/// block, and the raw bytes of both blocks.
+#[inline(always)]
+unsafe fn pair_nibbles<const BYTES: usize, const QS_AT: u8>(p: *const u8) -> (__m512i, __m512i) {
+    let idx = const { twice(QS_AT, QS_AT + BYTES as u8) };
+    let v = load_pair::<BYTES>(p);
+    let q = nibbles(_mm512_permutexvar_epi8(
+        _mm512_loadu_si512(idx.as_ptr().cast()),
+        v,
+    ));
+    (q, v)
+}
+
 impl UnsignedPair for Q4 {
     const BYTES: usize = Q4_0_BYTES;
     #[inline(always)]
     unsafe fn decode(p: *const u8) -> (__m512i, __m512) {
-        const IDX: [u8; 64] = twice(2, 2 + Q4_0_BYTES as u8);
-        let v = load_pair::<Q4_0_BYTES>(p);
-        let q = nibbles(_mm512_permutexvar_epi8(
-            _mm512_loadu_si512(IDX.as_ptr().cast()),
-            v,
-        ));
+        let (q, v) = pair_nibbles::<Q4_0_BYTES, 2>(p);
         (q, scales(v, 0, Q4_0_BYTES as i16 / 2))
     }
 }
@@ -228,12 +236,7 @@ impl UnsignedPair for Q5 {
     const BYTES: usize = Q5_0_BYTES;
     #[inline(always)]
     unsafe fn decode(p: *const u8) -> (__m512i, __m512) {
-        const IDX: [u8; 64] = twice(6, 6 + Q5_0_BYTES as u8);
-        let v = load_pair::<Q5_0_BYTES>(p);
-        let n = nibbles(_mm512_permutexvar_epi8(
-            _mm512_loadu_si512(IDX.as_ptr().cast()),
-            v,
-        ));
+        let (n, v) = pair_nibbles::<Q5_0_BYTES, 6>(p);
         let lo = p.add(2).cast::<u32>().read_unaligned() as u64;
         let hi = p.add(2 + Q5_0_BYTES).cast::<u32>().read_unaligned() as u64;
         let q = _mm512_mask_add_epi8(n, lo | (hi << 32), n, _mm512_set1_epi8(0x10));
