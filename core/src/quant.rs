@@ -17,6 +17,8 @@ use crate::dtype::DType;
 use crate::kernels;
 #[cfg(target_arch = "x86_64")]
 use crate::kernels::tiles::{TileActivations, TileType};
+use std::sync::OnceLock;
+
 use crate::threads::{SharedMut, ThreadPool};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +36,71 @@ pub struct QMatrix<'a> {
     pub rows: usize,
     pub cols: usize,
     pub data: &'a [u8],
+}
+
+/// The input of one or more products: `n` rows of f32, and its quantized forms, each made on
+/// first use (the rows split over the threads) and then shared by every product that needs
+/// it, such as the query, key and value projections of one normalized input.
+pub struct Input<'x> {
+    x: &'x [f32],
+    n: usize,
+    q8_0: OnceLock<Vec<kernels::BlockQ8_0>>,
+    q8k: OnceLock<Vec<kernels::BlockQ8K>>,
+    #[cfg(target_arch = "x86_64")]
+    tiles: [OnceLock<TileActivations>; 3],
+}
+
+impl<'x> Input<'x> {
+    pub fn new(x: &'x [f32], n: usize) -> Input<'x> {
+        assert!(n > 0 && x.len().is_multiple_of(n), "input of whole rows");
+        Input {
+            x,
+            n,
+            q8_0: OnceLock::new(),
+            q8k: OnceLock::new(),
+            #[cfg(target_arch = "x86_64")]
+            tiles: Default::default(),
+        }
+    }
+
+    fn cols(&self) -> usize {
+        self.x.len() / self.n
+    }
+
+    fn q8_0(&self, pool: &ThreadPool) -> &[kernels::BlockQ8_0] {
+        self.q8_0
+            .get_or_init(|| quantize_rows(self, kernels::QK8_0, kernels::quantize_row_q8_0, pool))
+    }
+
+    fn q8k(&self, pool: &ThreadPool) -> &[kernels::BlockQ8K] {
+        self.q8k
+            .get_or_init(|| quantize_rows(self, kernels::QK_K, kernels::quantize_row_q8k, pool))
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn tiles(&self, ty: TileType, pool: &ThreadPool) -> &TileActivations {
+        self.tiles[ty as usize]
+            .get_or_init(|| TileActivations::new(ty, self.q8_0(pool), self.cols() / kernels::QK8_0))
+    }
+}
+
+/// The rows of `input` quantized to blocks of `block_len` values, a task per row.
+fn quantize_rows<A: Copy + Default + Send>(
+    input: &Input,
+    block_len: usize,
+    quantize: fn(&[f32], &mut [A]),
+    pool: &ThreadPool,
+) -> Vec<A> {
+    let cols = input.cols();
+    let per_row = cols / block_len;
+    let mut out = vec![A::default(); input.n * per_row];
+    let dst = SharedMut::new(&mut out);
+    pool.run(input.n, &|t| {
+        // SAFETY: task t alone writes row t.
+        let row = unsafe { dst.slice_mut(t * per_row, per_row) };
+        quantize(&input.x[t * cols..(t + 1) * cols], row);
+    });
+    out
 }
 
 /// Reinterprets validated file bytes as blocks of `T`.
@@ -82,41 +149,34 @@ impl<'a> QMatrix<'a> {
         }
     }
 
-    /// `y[t * rows + r] = Σ_c W[r, c] · x[t * cols + c]` for the `n` rows of `x`.
-    pub fn matmul(
-        &self,
-        x: &[f32],
-        n: usize,
-        y: &mut [f32],
-        precision: Precision,
-        pool: &ThreadPool,
-    ) {
+    /// `y[t * rows + r] = Σ_c W[r, c] · x[t * cols + c]` for the `n` rows of the input.
+    pub fn matmul(&self, input: &Input, y: &mut [f32], precision: Precision, pool: &ThreadPool) {
+        let (x, n) = (input.x, input.n);
         assert_eq!(x.len(), n * self.cols, "matmul input size");
         assert_eq!(y.len(), n * self.rows, "matmul output size");
         if precision == Precision::Exact {
             return self.matmul_exact(x, n, y, pool);
         }
-        use kernels::{quantize_row_q8_0 as q8_0, quantize_row_q8k as q8k};
         // Prefill only: for a single token the one-row kernels measured faster (11-12 against
         // 6-7 tok/s on the 2B-shaped Q4_0, one thread). Both give the same bits.
         #[cfg(target_arch = "x86_64")]
         if let Some(ty) = self.tile_type().filter(|_| n > 1) {
-            return self.matmul_tiles(ty, x, n, y, pool);
+            return self.matmul_tiles(input.tiles(ty, pool), n, y, pool);
         }
         match self.dtype {
             DType::F32 => self.matmul_float::<f32>(x, n, y, pool),
             DType::F16 => self.matmul_float::<f16>(x, n, y, pool),
             DType::BF16 => self.matmul_float::<bf16>(x, n, y, pool),
-            DType::Q4_0 => self.matmul_blocks(x, n, y, pool, q8_0, kernels::dot_q4_0),
-            DType::Q4_1 => self.matmul_blocks(x, n, y, pool, q8_0, kernels::dot_q4_1),
-            DType::Q5_0 => self.matmul_blocks(x, n, y, pool, q8_0, kernels::dot_q5_0),
-            DType::Q5_1 => self.matmul_blocks(x, n, y, pool, q8_0, kernels::dot_q5_1),
-            DType::Q8_0 => self.matmul_blocks(x, n, y, pool, q8_0, kernels::dot_q8_0),
-            DType::Q2K => self.matmul_blocks(x, n, y, pool, q8k, kernels::dot_q2k),
-            DType::Q3K => self.matmul_blocks(x, n, y, pool, q8k, kernels::dot_q3k),
-            DType::Q4K => self.matmul_blocks(x, n, y, pool, q8k, kernels::dot_q4k),
-            DType::Q5K => self.matmul_blocks(x, n, y, pool, q8k, kernels::dot_q5k),
-            DType::Q6K => self.matmul_blocks(x, n, y, pool, q8k, kernels::dot_q6k),
+            DType::Q4_0 => self.matmul_blocks(input.q8_0(pool), n, y, pool, kernels::dot_q4_0),
+            DType::Q4_1 => self.matmul_blocks(input.q8_0(pool), n, y, pool, kernels::dot_q4_1),
+            DType::Q5_0 => self.matmul_blocks(input.q8_0(pool), n, y, pool, kernels::dot_q5_0),
+            DType::Q5_1 => self.matmul_blocks(input.q8_0(pool), n, y, pool, kernels::dot_q5_1),
+            DType::Q8_0 => self.matmul_blocks(input.q8_0(pool), n, y, pool, kernels::dot_q8_0),
+            DType::Q2K => self.matmul_blocks(input.q8k(pool), n, y, pool, kernels::dot_q2k),
+            DType::Q3K => self.matmul_blocks(input.q8k(pool), n, y, pool, kernels::dot_q3k),
+            DType::Q4K => self.matmul_blocks(input.q8k(pool), n, y, pool, kernels::dot_q4k),
+            DType::Q5K => self.matmul_blocks(input.q8k(pool), n, y, pool, kernels::dot_q5k),
+            DType::Q6K => self.matmul_blocks(input.q8k(pool), n, y, pool, kernels::dot_q6k),
         }
     }
 
@@ -150,25 +210,20 @@ impl<'a> QMatrix<'a> {
         });
     }
 
-    /// Quantized weights: activations quantized once to the kernels' 8-bit format `A`, then
-    /// each weight row meets up to four activation rows per load. Tokens go in tiles so a
-    /// task's weight rows stay in cache while the tile's activations stream past.
-    fn matmul_blocks<A: Copy + Default + Sync>(
+    /// Quantized weights against activations quantized to the kernels' 8-bit format `A`: each
+    /// weight row meets up to four activation rows per load. Tokens go in tiles so a task's
+    /// weight rows stay in cache while the tile's activations stream past.
+    fn matmul_blocks<A: Sync>(
         &self,
-        x: &[f32],
+        xq: &[A],
         n: usize,
         y: &mut [f32],
         pool: &ThreadPool,
-        quantize: fn(&[f32], &mut [A]),
         dot: fn(&[u8], &[&[A]], &mut [f32]),
     ) {
         const TOKEN_TILE: usize = 32;
         // One activation block per weight block: Q8_0 for 32-element types, Q8_K for K-quants.
         let act_len = self.cols / self.dtype.block_len();
-        let mut xq = vec![A::default(); n * act_len];
-        for (xr, qr) in x.chunks_exact(self.cols).zip(xq.chunks_exact_mut(act_len)) {
-            quantize(xr, qr);
-        }
         let row_bytes = self.row_bytes();
         let (n_tasks, per_task) = self.row_chunks(pool);
         let out = SharedMut::new(y);
@@ -180,7 +235,7 @@ impl<'a> QMatrix<'a> {
                 let w = &self.data[row_range.start * row_bytes..row_range.end * row_bytes];
                 // SAFETY: each task owns rows r of its range.
                 let o = unsafe { out.slice_mut(row_range.start, row_range.len()) };
-                return dot(w, &[&xq[..]], o);
+                return dot(w, &[xq], o);
             }
             for (tile_index, tile) in xq.chunks(TOKEN_TILE * act_len).enumerate() {
                 for r in row_range.clone() {
@@ -219,14 +274,9 @@ impl<'a> QMatrix<'a> {
 
     /// Q4_0/Q5_0/Q8_0 weights on AVX-512 VNNI: tiles of up to four weight rows by four tokens.
     #[cfg(target_arch = "x86_64")]
-    fn matmul_tiles(&self, ty: TileType, x: &[f32], n: usize, y: &mut [f32], pool: &ThreadPool) {
+    fn matmul_tiles(&self, acts: &TileActivations, n: usize, y: &mut [f32], pool: &ThreadPool) {
         const TOKEN_TILE: usize = 32;
-        let blocks = self.cols / kernels::QK8_0;
-        let mut xq = vec![kernels::BlockQ8_0::default(); n * blocks];
-        for (xr, qr) in x.chunks_exact(self.cols).zip(xq.chunks_exact_mut(blocks)) {
-            kernels::quantize_row_q8_0(xr, qr);
-        }
-        let acts = TileActivations::new(ty, &xq, blocks);
+        let ty = acts.tile_type();
         let row_bytes = self.row_bytes();
         let rows = self.rows;
         let per_task = rows.div_ceil(pool.n_threads() * 8).next_multiple_of(4);
@@ -247,7 +297,7 @@ impl<'a> QMatrix<'a> {
                                 self.data,
                                 row_bytes,
                                 (r, nr),
-                                &acts,
+                                acts,
                                 (t, nt),
                                 &mut dots,
                             )
@@ -338,7 +388,7 @@ mod tests {
         let pool = ThreadPool::new(2).unwrap();
         for (precision, tolerance) in [(Precision::Exact, 1e-5), (Precision::Fast, 1e-2)] {
             let mut y = vec![0f32; n * rows];
-            m.matmul(&x, n, &mut y, precision, &pool);
+            m.matmul(&Input::new(&x, n), &mut y, precision, &pool);
             for t in 0..n {
                 for r in 0..rows {
                     let (wr, xr) = (&wq[r * cols..(r + 1) * cols], &x[t * cols..(t + 1) * cols]);

@@ -59,6 +59,7 @@ struct Pair {
 
 /// Activation rows quantized to Q8_0 and laid out in block pairs for one weight type.
 pub struct TileActivations {
+    ty: TileType,
     pairs: usize,
     data: Vec<Pair>,
 }
@@ -87,9 +88,14 @@ impl TileActivations {
             })
             .collect();
         TileActivations {
+            ty,
             pairs: blocks / 2,
             data,
         }
+    }
+
+    pub fn tile_type(&self) -> TileType {
+        self.ty
     }
 
     pub fn rows(&self) -> usize {

@@ -9,7 +9,7 @@ use super::kv_cache::{KvCache, LayerCache};
 use super::rope::RopeAngles;
 use super::weights::{LayerWeights, Weight};
 use super::Model;
-use crate::quant::QMatrix;
+use crate::quant::{Input, QMatrix};
 use crate::threads::SharedMut;
 
 /// One layer's attention, split into tasks (see [`Model::attend`]).
@@ -225,8 +225,8 @@ impl Model {
         w.view(self.file.bytes())
     }
 
-    fn matmul(&self, w: &Weight, x: &[f32], n: usize, y: &mut [f32]) {
-        self.matrix(w).matmul(x, n, y, self.precision, &self.pool);
+    fn matmul(&self, w: &Weight, input: &Input, y: &mut [f32]) {
+        self.matrix(w).matmul(input, y, self.precision, &self.pool);
     }
 
     /// Runs `tokens` (at most one prefill chunk) at positions `cache.len()..`, appends their
@@ -271,7 +271,11 @@ impl Model {
             &mut xn,
         );
         let mut logits = vec![0f32; n_logits * c.vocab_size];
-        self.matmul(&self.weights.output, &xn, n_logits, &mut logits);
+        self.matmul(
+            &self.weights.output,
+            &Input::new(&xn, n_logits),
+            &mut logits,
+        );
         if let Some(cap) = c.final_softcap {
             softcap(&mut logits, cap);
         }
@@ -290,9 +294,10 @@ impl Model {
         let c = &self.config;
         let hd = c.head_dim;
         rms_norm(&b.x, &lw.attn_norm, c.rms_eps, &mut b.h);
-        self.matmul(&lw.q, &b.h, n, &mut b.q);
-        self.matmul(&lw.k, &b.h, n, &mut b.k);
-        self.matmul(&lw.v, &b.h, n, &mut b.v);
+        let h = Input::new(&b.h, n);
+        self.matmul(&lw.q, &h, &mut b.q);
+        self.matmul(&lw.k, &h, &mut b.k);
+        self.matmul(&lw.v, &h, &mut b.v);
         if let (Some(qn), Some(kn)) = (&lw.q_norm, &lw.k_norm) {
             rms_norm_in_place(&mut b.q, qn, c.rms_eps);
             rms_norm_in_place(&mut b.k, kn, c.rms_eps);
@@ -313,7 +318,7 @@ impl Model {
         }
         self.attend(layer, pos0, n, &b.q, &mut b.attn);
 
-        self.matmul(&lw.o, &b.attn, n, &mut b.proj);
+        self.matmul(&lw.o, &Input::new(&b.attn, n), &mut b.proj);
         if let Some(w) = &lw.post_attn_norm {
             rms_norm_in_place(&mut b.proj, w, c.rms_eps);
         }
@@ -361,12 +366,13 @@ impl Model {
     fn ffn_block(&self, lw: &LayerWeights, n: usize, b: &mut Buffers) {
         let c = &self.config;
         rms_norm(&b.x, &lw.ffn_norm, c.rms_eps, &mut b.h);
-        self.matmul(&lw.gate, &b.h, n, &mut b.gate);
-        self.matmul(&lw.up, &b.h, n, &mut b.up);
+        let h = Input::new(&b.h, n);
+        self.matmul(&lw.gate, &h, &mut b.gate);
+        self.matmul(&lw.up, &h, &mut b.up);
         for (g, u) in b.gate.iter_mut().zip(&b.up) {
             *g = gelu_tanh(*g) * u;
         }
-        self.matmul(&lw.down, &b.gate, n, &mut b.proj);
+        self.matmul(&lw.down, &Input::new(&b.gate, n), &mut b.proj);
         if let Some(w) = &lw.post_ffn_norm {
             rms_norm_in_place(&mut b.proj, w, c.rms_eps);
         }
