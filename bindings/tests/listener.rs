@@ -5,11 +5,12 @@
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use gemkit_ffi::{
-    CallbackError, Engine, EngineOptions, FinishReason, GemKitError, GenerateOptions, Reply,
-    Sampling, TokenListener,
+    CallbackError, Engine, EngineOptions, FinishReason, GemKitError, GenerateOptions,
+    GenerationHandle, Reply, Sampling, TokenListener,
 };
 
 fn tiny_engine(context_length: u32) -> Arc<Engine> {
@@ -22,18 +23,20 @@ fn tiny_engine(context_length: u32) -> Arc<Engine> {
     Engine::load(path.to_string_lossy().into_owned(), options).unwrap()
 }
 
+/// Greedy decoding: the other sampling fields do not matter.
 fn greedy(max_tokens: u32) -> GenerateOptions {
+    let sampling = Sampling {
+        temperature: 0.0,
+        top_k: 0,
+        top_p: 1.0,
+        min_p: 0.0,
+        repetition_penalty: 1.0,
+        repetition_window: 0,
+        seed: 0,
+    };
     GenerateOptions {
         max_tokens,
-        sampling: Sampling {
-            temperature: 0.0,
-            top_k: 40,
-            top_p: 0.95,
-            min_p: 0.05,
-            repetition_penalty: 1.0,
-            repetition_window: 64,
-            seed: 0,
-        },
+        sampling,
         stop: Vec::new(),
         when_busy: None,
     }
@@ -41,7 +44,7 @@ fn greedy(max_tokens: u32) -> GenerateOptions {
 
 #[derive(Debug)]
 enum Call {
-    Text(String, std::thread::ThreadId),
+    Text(String, ThreadId),
     Complete(Reply),
     Error(GemKitError),
 }
@@ -93,8 +96,31 @@ impl TokenListener for Record {
     }
 }
 
-/// The text pieces and the one last call; fails on a call after it.
-fn drain(rx: &Receiver<Call>) -> (String, Vec<std::thread::ThreadId>, Call) {
+/// What a completion sent its listener.
+struct Streamed {
+    text: String,
+    threads: Vec<ThreadId>,
+    /// The one last call.
+    last: Call,
+    handle: Arc<GenerationHandle>,
+}
+
+impl Streamed {
+    fn reply(&self) -> &Reply {
+        match &self.last {
+            Call::Complete(reply) => reply,
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// Streams a greedy completion to a [`Record`] and waits for its last call; fails on a call
+/// after it.
+fn stream(engine: &Engine, prompt: &str, max_tokens: u32, throw_after: Option<usize>) -> Streamed {
+    let (listener, rx) = Record::new(throw_after);
+    let handle = engine
+        .complete(None, prompt.into(), listener, greedy(max_tokens))
+        .unwrap();
     let (mut text, mut threads) = (String::new(), Vec::new());
     loop {
         match rx
@@ -110,7 +136,12 @@ fn drain(rx: &Receiver<Call>) -> (String, Vec<std::thread::ThreadId>, Call) {
                     rx.recv_timeout(Duration::from_millis(100)).is_err(),
                     "a call after the last"
                 );
-                return (text, threads, last);
+                return Streamed {
+                    text,
+                    threads,
+                    last,
+                    handle,
+                };
             }
         }
     }
@@ -118,49 +149,38 @@ fn drain(rx: &Receiver<Call>) -> (String, Vec<std::thread::ThreadId>, Call) {
 
 #[test]
 fn text_arrives_on_the_engines_thread_then_one_reply() {
-    let engine = tiny_engine(64);
-    let (listener, rx) = Record::new(None);
-    let handle = engine
-        .complete(None, "Once upon a time".into(), listener, greedy(8))
-        .unwrap();
-    let (text, threads, last) = drain(&rx);
-    let Call::Complete(reply) = last else {
-        panic!("{last:?}")
-    };
-    assert_eq!(text, reply.text);
+    let s = stream(&tiny_engine(64), "Once upon a time", 8, None);
+    let reply = s.reply();
+    assert_eq!(s.text, reply.text);
     assert_eq!(reply.stats.generated_tokens as usize, reply.ids.len());
-    assert!(threads.iter().all(|&t| t != std::thread::current().id()));
-    while !handle.is_finished() {
+    assert!(s.threads.iter().all(|&t| t != std::thread::current().id()));
+    while !s.handle.is_finished() {
         std::thread::yield_now();
     }
 }
 
 #[test]
 fn a_listener_that_throws_cancels_its_request() {
-    let engine = tiny_engine(128);
-    let (listener, rx) = Record::new(Some(2));
-    let _handle = engine
-        .complete(None, "Once upon a time".into(), listener, greedy(100))
-        .unwrap();
-    let (text, _, last) = drain(&rx);
-    let Call::Complete(reply) = last else {
-        panic!("{last:?}")
-    };
+    let s = stream(&tiny_engine(128), "Once upon a time", 100, Some(2));
+    let reply = s.reply();
     assert_eq!(reply.finish_reason, FinishReason::Cancelled);
-    assert!(reply.text.starts_with(&text), "{text:?} / {:?}", reply.text);
+    assert!(
+        reply.text.starts_with(&s.text),
+        "{:?} / {:?}",
+        s.text,
+        reply.text
+    );
     assert!(reply.stats.generated_tokens < 10, "{:?}", reply.stats);
 }
 
 #[test]
 fn a_failed_request_goes_to_on_error_with_the_core_message() {
     let engine = tiny_engine(8);
-    let (listener, rx) = Record::new(None);
-    let prompt = "one two three four five six seven eight nine ten".to_owned();
-    let needed = engine.tokenize(prompt.clone(), true).unwrap().len();
-    let _handle = engine.complete(None, prompt, listener, greedy(4)).unwrap();
-    let (text, _, last) = drain(&rx);
-    assert_eq!(text, "");
-    match last {
+    let prompt = "one two three four five six seven eight nine ten";
+    let needed = engine.tokenize(prompt.into(), true).unwrap().len();
+    let s = stream(&engine, prompt, 4, None);
+    assert_eq!(s.text, "");
+    match s.last {
         Call::Error(GemKitError::ContextFull(m)) => {
             assert_eq!(m, format!("context full: needs {needed} tokens, limit 8"))
         }
