@@ -18,17 +18,21 @@ demo: build
 test-deps:
 	@scripts/install-test-deps.sh
 
+# Every suite in turn; the first that fails stops the run and fails it.
 test: model test-deps
 	GEMKIT_MODEL="$$(scripts/fetch-model.sh)" $(CARGO) test --release --workspace --exclude uniffi-bindgen
 	scripts/test-aarch64.sh
+	$(MAKE) --no-print-directory test-bindings
+	$(MAKE) --no-print-directory check-mobile
 
 # GemKit against llama.cpp on the same files, alternating runs; prints a table of ratios and
 # writes target/bench/bench.md. THREADS (default "1 2"), REPEAT (3) and MODELS choose the runs.
 bench: build
 	scripts/bench.py
 
-# Kotlin (JVM) and Swift tests of the generated bindings against the host-built library. The
-# first run installs the Kotlin compiler, JNA and Swift (a Debian chroot): see README.
+# Kotlin (JVM) and Swift tests of the generated bindings against the host-built library and
+# the real model; each prints `N passed, N failed` and fails on any failure. The first run
+# installs the Kotlin compiler, JNA and Swift (a Debian chroot): see README.
 test-bindings: model
 	scripts/install-binding-deps.sh
 	scripts/gen-bindings.sh

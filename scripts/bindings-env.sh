@@ -46,3 +46,10 @@ swift_run() {
     in_swift_root "$@"
   fi
 }
+
+# reference_env MODEL: builds the CLI and exports the requests the Kotlin and Swift tests repeat
+# with the CLI's answers (GEMKIT_CLI, GEMKIT_SEEDED_*, GEMKIT_BENCH_*; scripts/rust-reference.py).
+reference_env() {
+  (cd "$repo" && cargo build --quiet --release -p gemkit-cli)
+  eval "$(python3 "$repo/scripts/rust-reference.py" "$target/release/gemkit" "$1")"
+}

@@ -64,10 +64,18 @@ impl From<gemkit::Error> for GemKitError {
     }
 }
 
-/// What an app's callback threw, when it was not a `GemKitError`.
-impl From<uniffi::UnexpectedUniFFICallbackError> for GemKitError {
+/// What an app's callback ([`crate::TokenListener`], [`crate::Logger`]) may throw. Throwing
+/// anything else counts the same; only the reason is kept, for the log. (`GemKitError` cannot
+/// be the callbacks' error: UniFFI cannot lift a flat error back into Rust.)
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum CallbackError {
+    #[error("{reason}")]
+    Failed { reason: String },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for CallbackError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        GemKitError::Internal(e.reason)
+        CallbackError::Failed { reason: e.reason }
     }
 }
 

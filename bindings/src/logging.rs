@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Once, RwLock};
 
-use crate::error::GemKitError;
+use crate::error::CallbackError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum LogLevel {
@@ -29,7 +29,7 @@ pub struct LogRecord {
 pub trait Logger: Send + Sync {
     /// Declared fallible so that an exception in the app's logger comes back as an `Err`:
     /// in an infallible callback, UniFFI would panic, and abort inside the panic hook.
-    fn log(&self, record: LogRecord) -> Result<(), GemKitError>;
+    fn log(&self, record: LogRecord) -> Result<(), CallbackError>;
 }
 
 /// Sends records at `level` and above to `logger`, or without one to logcat (Android) or
@@ -172,7 +172,7 @@ mod tests {
     struct Keep(Mutex<Vec<String>>);
 
     impl Logger for Keep {
-        fn log(&self, record: LogRecord) -> Result<(), GemKitError> {
+        fn log(&self, record: LogRecord) -> Result<(), CallbackError> {
             // Other tests of this binary may log (a panic, say): keep only this module's.
             if record.target == module_path!() {
                 let line = format!("{:?} {}", record.level, record.message);
@@ -185,8 +185,10 @@ mod tests {
     struct Fail;
 
     impl Logger for Fail {
-        fn log(&self, _: LogRecord) -> Result<(), GemKitError> {
-            Err(GemKitError::Internal("logger failed".into()))
+        fn log(&self, _: LogRecord) -> Result<(), CallbackError> {
+            Err(CallbackError::Failed {
+                reason: "logger failed".into(),
+            })
         }
     }
 

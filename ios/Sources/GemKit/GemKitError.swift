@@ -7,7 +7,8 @@ extension GemKitError: CustomDebugStringConvertible {
     public var message: String {
         switch self {
         case .Io(let m), .InvalidModel(let m), .UnsupportedModel(let m), .InvalidArgument(let m),
-            .ContextFull(let m), .Internal(let m):
+            .ContextFull(let m), .OutOfMemory(let m), .Busy(let m), .InvalidChatFile(let m),
+            .Internal(let m):
             return m
         }
     }
