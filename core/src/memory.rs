@@ -67,9 +67,12 @@ impl CostModel<'_> {
             + 2 * kv
             + 2 * c.n_ff as u64
             + (c.ropes.len() * c.head_dim) as u64;
+        // The widest matmul input quantized: Q8_0 blocks (34 bytes per 32 values), and for
+        // the tile kernels a block pair of 192 bytes per 64 values.
+        let quantized = (c.n_ff.max(c.n_embd) as u64 * (34 + 96)).div_ceil(32);
         // Logits of one token, plus the sampler's candidates (id and probability) over them.
         let logits = c.vocab_size as u64 * (4 + 16);
-        n * per_token * 4 + logits
+        n * (per_token * 4 + quantized) + logits
     }
 
     pub fn estimate(&self, context: usize) -> MemoryEstimate {
