@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use crate::control::{CancelToken, Exclusive, WhenBusy};
-use crate::engine::{Engine, EngineInner, Prefix};
+use crate::engine::{EngineInner, Prefix};
 use crate::error::{Error, Result};
 use crate::generate::{generate, FinishReason, GenerateOptions, Reply, Request};
 use crate::model::KvCache;
@@ -117,7 +117,7 @@ impl Template {
     }
 }
 
-/// A conversation on an [`Engine`]. Dropping it cancels its running request.
+/// A conversation on an [`Engine`](crate::Engine). Dropping it cancels its running request.
 pub struct Chat {
     shared: Arc<ChatShared>,
 }
@@ -194,10 +194,7 @@ impl Chat {
         options: &GenerateOptions,
         listener: Box<dyn Listener>,
     ) -> Result<GenerationHandle> {
-        Engine {
-            inner: Arc::clone(&self.shared.engine),
-        }
-        .check_idle(options.when_busy)?;
+        self.shared.engine.check_idle(options.when_busy)?;
         let shared = Arc::clone(&self.shared);
         let message = message.to_owned();
         let options = options.clone();

@@ -34,6 +34,17 @@ pub(crate) struct EngineInner {
     pub proofread_prefix: Mutex<Option<Prefix>>,
 }
 
+impl EngineInner {
+    /// With [`WhenBusy::Fail`], fails when a request is running or queued.
+    pub(crate) fn check_idle(&self, when_busy: WhenBusy) -> Result<()> {
+        let busy = self.worker.is_busy() || self.compute.is_locked();
+        if when_busy == WhenBusy::Fail && busy {
+            return Err(Error::Busy("the model is running another request".into()));
+        }
+        Ok(())
+    }
+}
+
 /// Tokens prefilled once — an instruction sent with every request, or a chat's system prompt
 /// — that chats and completions start from without prefilling them again.
 #[derive(Clone)]
@@ -197,7 +208,7 @@ impl Engine {
         options: &GenerateOptions,
         listener: Box<dyn Listener>,
     ) -> Result<GenerationHandle> {
-        self.check_idle(options.when_busy)?;
+        self.inner.check_idle(options.when_busy)?;
         let engine = self.clone();
         let prefix = prefix.cloned();
         let prompt = prompt.to_owned();
@@ -205,15 +216,6 @@ impl Engine {
         Ok(self.inner.worker.submit(listener, move |cancel, on_text| {
             engine.complete(prefix.as_ref(), &prompt, &options, cancel, on_text)
         }))
-    }
-
-    /// With [`WhenBusy::Fail`], fails when a request is running or queued.
-    pub(crate) fn check_idle(&self, when_busy: WhenBusy) -> Result<()> {
-        let busy = self.inner.worker.is_busy() || self.inner.compute.is_locked();
-        if when_busy == WhenBusy::Fail && busy {
-            return Err(Error::Busy("the model is running another request".into()));
-        }
-        Ok(())
     }
 
     /// The proofreading prefix, made once.
