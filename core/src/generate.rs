@@ -166,6 +166,14 @@ pub(crate) fn generate(
         if cancel.is_cancelled() {
             break FinishReason::Cancelled;
         }
+        // The previous token goes through the model only when another one is wanted.
+        if let Some(&last) = ids.last() {
+            if cache.len() >= cache.context() {
+                break FinishReason::ContextFull;
+            }
+            logits = model.forward(cache, &[last], Logits::Last)?;
+            decode_steps += 1;
+        }
         let id = sampler.sample(&mut logits, &recent);
         ttft.get_or_insert_with(|| started.elapsed());
         if model.is_stop_token(id) {
@@ -178,17 +186,6 @@ pub(crate) fn generate(
         if scan.stopped {
             break FinishReason::StopString;
         }
-        if ids.len() >= options.max_tokens {
-            break FinishReason::Length;
-        }
-        if cancel.is_cancelled() {
-            break FinishReason::Cancelled;
-        }
-        if cache.len() >= cache.context() {
-            break FinishReason::ContextFull;
-        }
-        logits = model.forward(cache, &[id], Logits::Last)?;
-        decode_steps += 1;
     };
     if finish_reason != FinishReason::StopString {
         let scan = stops.push(&stream.finish());
