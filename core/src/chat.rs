@@ -275,7 +275,7 @@ impl ChatState {
         let model = &engine.model;
         let tokenizer = model.tokenizer();
         let context = model.context_length();
-        let turn = self
+        let mut turn = self
             .template
             .user_turn(tokenizer, self.messages.is_empty(), message)?;
         // Room for the reply when deciding whether a turn fits: its token limit, up to a
@@ -291,13 +291,10 @@ impl ChatState {
                     })
                 }
                 ContextFullPolicy::DropOldest => {
-                    self.drop_oldest(tokenizer, message, reserve, context)?
+                    turn = self.drop_oldest(tokenizer, message, reserve, context)?
                 }
             }
         }
-        let turn = self
-            .template
-            .user_turn(tokenizer, self.messages.is_empty(), message)?;
         let before = self.tokens.len();
         self.tokens.extend(&turn);
         let done = self.cache.len();
@@ -345,15 +342,16 @@ impl ChatState {
 
     /// Drops exchanges from the oldest until `message` and `reserve` tokens fit, then renders
     /// what is left; the next turn prefills it from the start (or from the chat's prefix).
+    /// Returns the tokens of `message`'s turn after the history that is left.
     fn drop_oldest(
         &mut self,
         tokenizer: &Tokenizer,
         message: &str,
         reserve: usize,
         context: usize,
-    ) -> Result<()> {
+    ) -> Result<Vec<u32>> {
         let mut kept = self.messages.len();
-        let (tokens, needed) = loop {
+        let (tokens, turn) = loop {
             kept = kept.saturating_sub(2);
             let rest = &self.messages[self.messages.len() - kept..];
             let tokens = self
@@ -362,11 +360,11 @@ impl ChatState {
             let turn = self
                 .template
                 .user_turn(tokenizer, rest.is_empty(), message)?;
-            let needed = tokens.len() + turn.len();
-            if needed + reserve <= context || kept == 0 {
-                break (tokens, needed);
+            if tokens.len() + turn.len() + reserve <= context || kept == 0 {
+                break (tokens, turn);
             }
         };
+        let needed = tokens.len() + turn.len();
         if needed > context {
             return Err(Error::ContextFull {
                 needed,
@@ -378,7 +376,7 @@ impl ChatState {
         self.messages.drain(..dropped);
         self.tokens = tokens;
         self.reset_cache();
-        Ok(())
+        Ok(turn)
     }
 
     /// Undoes a turn whose tokens were appended at `before`.
