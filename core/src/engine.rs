@@ -179,13 +179,6 @@ impl Engine {
         let model = &self.inner.model;
         let tokens = self.completion_tokens(prefix, prompt)?;
         let history = prefix.map_or(&[][..], |p| &p.inner.tokens);
-        let needed = history.len() + tokens.len();
-        if needed > model.context_length() {
-            return Err(Error::ContextFull {
-                needed,
-                limit: model.context_length(),
-            });
-        }
         let mut cache = match prefix {
             Some(p) => model.clone_cache(&p.inner.cache)?,
             None => model.new_cache()?,
