@@ -103,6 +103,27 @@ fn quantize_rows<A: Copy + Default + Send>(
     out
 }
 
+/// Tokens per tile of a prefill product: a task's weight rows stay in cache while the tile's
+/// activations stream past.
+const TOKEN_TILE: usize = 32;
+
+/// A matrix's rows split into one range per task.
+#[derive(Clone, Copy)]
+struct RowChunks {
+    rows: usize,
+    per_task: usize,
+}
+
+impl RowChunks {
+    fn count(self) -> usize {
+        self.rows.div_ceil(self.per_task)
+    }
+
+    fn range(self, task: usize) -> std::ops::Range<usize> {
+        task * self.per_task..((task + 1) * self.per_task).min(self.rows)
+    }
+}
+
 /// Reinterprets validated file bytes as blocks of `T`.
 fn blocks<T: GgmlType>(data: &[u8]) -> &[T] {
     let size = std::mem::size_of::<T>();
@@ -180,10 +201,17 @@ impl<'a> QMatrix<'a> {
         }
     }
 
-    /// Row ranges small enough to balance threads, large enough to amortize a task.
-    fn row_chunks(&self, pool: &ThreadPool) -> (usize, usize) {
-        let per_task = self.rows.div_ceil(pool.n_threads() * 8).max(4);
-        (self.rows.div_ceil(per_task), per_task)
+    /// Row ranges small enough to balance threads, large enough to amortize a task, each a
+    /// multiple of `multiple` rows but the last.
+    fn row_chunks(&self, pool: &ThreadPool, multiple: usize) -> RowChunks {
+        RowChunks {
+            rows: self.rows,
+            per_task: self
+                .rows
+                .div_ceil(pool.n_threads() * 8)
+                .max(4)
+                .next_multiple_of(multiple),
+        }
     }
 
     /// Float weights: candle's dot products, activations in the weight's own type.
@@ -196,11 +224,11 @@ impl<'a> QMatrix<'a> {
         {
             T::VecDotType::from_float(xr, qr);
         }
-        let (n_tasks, per_task) = self.row_chunks(pool);
+        let chunks = self.row_chunks(pool, 1);
         let out = SharedMut::new(y);
         let rows = self.rows;
-        pool.run(n_tasks, &|task| {
-            for r in task * per_task..((task + 1) * per_task).min(rows) {
+        pool.run(chunks.count(), &|task| {
+            for r in chunks.range(task) {
                 let wr = &w[r * self.cols..(r + 1) * self.cols];
                 for (t, xr) in xq.chunks_exact(self.cols).enumerate() {
                     // SAFETY: each task owns rows r of its range, for every t.
@@ -221,15 +249,14 @@ impl<'a> QMatrix<'a> {
         pool: &ThreadPool,
         dot: fn(&[u8], &[&[A]], &mut [f32]),
     ) {
-        const TOKEN_TILE: usize = 32;
         // One activation block per weight block: Q8_0 for 32-element types, Q8_K for K-quants.
         let act_len = self.cols / self.dtype.block_len();
         let row_bytes = self.row_bytes();
-        let (n_tasks, per_task) = self.row_chunks(pool);
+        let chunks = self.row_chunks(pool, 1);
         let out = SharedMut::new(y);
         let rows = self.rows;
-        pool.run(n_tasks, &|task| {
-            let row_range = task * per_task..((task + 1) * per_task).min(rows);
+        pool.run(chunks.count(), &|task| {
+            let row_range = chunks.range(task);
             if n == 1 {
                 // Decode: the task's rows in one call, and straight into their outputs.
                 let w = &self.data[row_range.start * row_bytes..row_range.end * row_bytes];
@@ -275,17 +302,16 @@ impl<'a> QMatrix<'a> {
     /// Q4_0/Q5_0/Q8_0 weights on AVX-512 VNNI: tiles of up to four weight rows by four tokens.
     #[cfg(target_arch = "x86_64")]
     fn matmul_tiles(&self, acts: &TileActivations, n: usize, y: &mut [f32], pool: &ThreadPool) {
-        const TOKEN_TILE: usize = 32;
-        let ty = acts.tile_type();
         let row_bytes = self.row_bytes();
         let rows = self.rows;
-        let per_task = rows.div_ceil(pool.n_threads() * 8).next_multiple_of(4);
+        let chunks = self.row_chunks(pool, 4);
         let out = SharedMut::new(y);
-        pool.run(rows.div_ceil(per_task), &|task| {
-            let (first, end) = (task * per_task, ((task + 1) * per_task).min(rows));
+        pool.run(chunks.count(), &|task| {
+            let task_rows = chunks.range(task);
+            let end = task_rows.end;
             for t0 in (0..n).step_by(TOKEN_TILE) {
                 let t_end = (t0 + TOKEN_TILE).min(n);
-                for r in (first..end).step_by(4) {
+                for r in task_rows.clone().step_by(4) {
                     let nr = (end - r).min(4);
                     for t in (t0..t_end).step_by(4) {
                         let nt = (t_end - t).min(4);
@@ -293,7 +319,6 @@ impl<'a> QMatrix<'a> {
                         // SAFETY: `tile_type` checked the CPU; rows and tokens are in range.
                         unsafe {
                             kernels::tiles::tile(
-                                ty,
                                 self.data,
                                 row_bytes,
                                 (r, nr),
@@ -315,12 +340,12 @@ impl<'a> QMatrix<'a> {
     }
 
     fn matmul_exact(&self, x: &[f32], n: usize, y: &mut [f32], pool: &ThreadPool) {
-        let (n_tasks, per_task) = self.row_chunks(pool);
+        let chunks = self.row_chunks(pool, 1);
         let out = SharedMut::new(y);
         let rows = self.rows;
-        pool.run(n_tasks, &|task| {
+        pool.run(chunks.count(), &|task| {
             let mut wr = vec![0f32; self.cols];
-            for r in task * per_task..((task + 1) * per_task).min(rows) {
+            for r in chunks.range(task) {
                 self.dequantize_row(r, &mut wr);
                 for t in 0..n {
                     let dot = dot_f32(&wr, &x[t * self.cols..(t + 1) * self.cols]);

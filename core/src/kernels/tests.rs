@@ -511,17 +511,7 @@ fn tiles_match_the_one_row_kernels() {
             for (c0, nc) in [(0, 4), (2, 4), (4, 2), (1, 3), (5, 1)] {
                 let mut out = [[0f32; 4]; 4];
                 // SAFETY: the CPU has AVX-512 VNNI; the rows exist.
-                unsafe {
-                    tile(
-                        ty,
-                        &weights,
-                        row_bytes,
-                        (r0, nr),
-                        &prepared,
-                        (c0, nc),
-                        &mut out,
-                    )
-                };
+                unsafe { tile(&weights, row_bytes, (r0, nr), &prepared, (c0, nc), &mut out) };
                 for r in 0..nr {
                     let row = &weights[(r0 + r) * row_bytes..(r0 + r + 1) * row_bytes];
                     for c in 0..nc {

@@ -94,10 +94,6 @@ impl TileActivations {
         }
     }
 
-    pub fn tile_type(&self) -> TileType {
-        self.ty
-    }
-
     pub fn rows(&self) -> usize {
         self.data.len() / self.pairs.max(1)
     }
@@ -110,7 +106,6 @@ impl TileActivations {
 /// The CPU has AVX-512 F/BW/VL/VNNI/VBMI and F16C (see [`available`]); the rows exist in `w` and in `acts`, whose
 /// block count matches the rows'.
 pub unsafe fn tile(
-    ty: TileType,
     w: &[u8],
     row_bytes: usize,
     (r0, nr): (usize, usize),
@@ -119,7 +114,7 @@ pub unsafe fn tile(
     out: &mut [[f32; 4]; 4],
 ) {
     debug_assert!((r0 + nr) * row_bytes <= w.len() && c0 + nc <= acts.rows());
-    debug_assert_eq!(row_bytes, acts.pairs * 2 * ty.block_bytes());
+    debug_assert_eq!(row_bytes, acts.pairs * 2 * acts.ty.block_bytes());
     // Two weight rows by up to four activation rows per kernel call: with two accumulators
     // per product (see `tile_rc`) that is 16 of the 32 vector registers.
     macro_rules! go {
@@ -149,7 +144,7 @@ pub unsafe fn tile(
             }
         };
     }
-    match ty {
+    match acts.ty {
         TileType::Q4_0 => rows!(Q4),
         TileType::Q5_0 => rows!(Q5),
         TileType::Q8_0 => rows!(Q8),
