@@ -16,7 +16,7 @@ use half::{bf16, f16};
 use crate::dtype::DType;
 use crate::kernels;
 #[cfg(target_arch = "x86_64")]
-use crate::kernels::tiles::{TileActivations, TileType};
+use crate::kernels::lanes::{self, LaneActivations, LaneType};
 use std::sync::OnceLock;
 
 use crate::threads::{SharedMut, ThreadPool};
@@ -47,7 +47,7 @@ pub struct Input<'x> {
     q8_0: OnceLock<Vec<kernels::BlockQ8_0>>,
     q8k: OnceLock<Vec<kernels::BlockQ8K>>,
     #[cfg(target_arch = "x86_64")]
-    tiles: [OnceLock<TileActivations>; 3],
+    lanes: [OnceLock<LaneActivations>; 3],
 }
 
 impl<'x> Input<'x> {
@@ -59,7 +59,7 @@ impl<'x> Input<'x> {
             q8_0: OnceLock::new(),
             q8k: OnceLock::new(),
             #[cfg(target_arch = "x86_64")]
-            tiles: Default::default(),
+            lanes: Default::default(),
         }
     }
 
@@ -78,9 +78,9 @@ impl<'x> Input<'x> {
     }
 
     #[cfg(target_arch = "x86_64")]
-    fn tiles(&self, ty: TileType, pool: &ThreadPool) -> &TileActivations {
-        self.tiles[ty as usize]
-            .get_or_init(|| TileActivations::new(ty, self.q8_0(pool), self.cols() / kernels::QK8_0))
+    fn lanes(&self, ty: LaneType, pool: &ThreadPool) -> &LaneActivations {
+        self.lanes[ty as usize]
+            .get_or_init(|| LaneActivations::new(ty, self.q8_0(pool), self.cols() / kernels::QK8_0))
     }
 }
 
@@ -178,11 +178,9 @@ impl<'a> QMatrix<'a> {
         if precision == Precision::Exact {
             return self.matmul_exact(x, n, y, pool);
         }
-        // Prefill only: for a single token the one-row kernels measured faster (11-12 against
-        // 6-7 tok/s on the 2B-shaped Q4_0, one thread). Both give the same bits.
         #[cfg(target_arch = "x86_64")]
-        if let Some(ty) = self.tile_type().filter(|_| n > 1) {
-            return self.matmul_tiles(input.tiles(ty, pool), n, y, pool);
+        if let Some(ty) = self.lane_type().filter(|_| n > 1) {
+            return self.matmul_lanes(ty, input.lanes(ty, pool), y, pool);
         }
         match self.dtype {
             DType::F32 => self.matmul_float::<f32>(x, n, y, pool),
@@ -286,55 +284,31 @@ impl<'a> QMatrix<'a> {
         });
     }
 
-    /// The tile kernels' type for this matrix, when the CPU and the shape allow them.
+    /// The lane kernels' type for this matrix, when the CPU and the shape allow them.
     #[cfg(target_arch = "x86_64")]
-    fn tile_type(&self) -> Option<TileType> {
+    fn lane_type(&self) -> Option<LaneType> {
         let ty = match self.dtype {
-            DType::Q4_0 => TileType::Q4_0,
-            DType::Q5_0 => TileType::Q5_0,
-            DType::Q8_0 => TileType::Q8_0,
+            DType::Q4_0 => LaneType::Q4_0,
+            DType::Q5_0 => LaneType::Q5_0,
+            DType::Q8_0 => LaneType::Q8_0,
             _ => return None,
         };
-        let even_blocks = (self.cols / kernels::QK8_0).is_multiple_of(2);
-        (even_blocks && kernels::tiles::available()).then_some(ty)
+        (self.rows.is_multiple_of(lanes::GROUP) && lanes::available()).then_some(ty)
     }
 
-    /// Q4_0/Q5_0/Q8_0 weights on AVX-512 VNNI: tiles of up to four weight rows by four tokens.
+    /// Q4_0/Q5_0/Q8_0 weights on AVX-512 VNNI: sixteen weight rows at a time, one per lane.
     #[cfg(target_arch = "x86_64")]
-    fn matmul_tiles(&self, acts: &TileActivations, n: usize, y: &mut [f32], pool: &ThreadPool) {
+    fn matmul_lanes(&self, ty: LaneType, acts: &LaneActivations, y: &mut [f32], pool: &ThreadPool) {
         let row_bytes = self.row_bytes();
-        let rows = self.rows;
-        let chunks = self.row_chunks(pool, 4);
+        let chunks = self.row_chunks(pool, lanes::GROUP);
         let out = SharedMut::new(y);
         pool.run(chunks.count(), &|task| {
-            let task_rows = chunks.range(task);
-            let end = task_rows.end;
-            for t0 in (0..n).step_by(TOKEN_TILE) {
-                let t_end = (t0 + TOKEN_TILE).min(n);
-                for r in task_rows.clone().step_by(4) {
-                    let nr = (end - r).min(4);
-                    for t in (t0..t_end).step_by(4) {
-                        let nt = (t_end - t).min(4);
-                        let mut dots = [[0f32; 4]; 4];
-                        // SAFETY: `tile_type` checked the CPU; rows and tokens are in range.
-                        unsafe {
-                            kernels::tiles::tile(
-                                self.data,
-                                row_bytes,
-                                (r, nr),
-                                acts,
-                                (t, nt),
-                                &mut dots,
-                            )
-                        };
-                        for (j, token) in dots[..nt].iter().enumerate() {
-                            for (i, d) in token[..nr].iter().enumerate() {
-                                // SAFETY: each task owns its rows, for every token.
-                                unsafe { out.write((t + j) * rows + r + i, *d) };
-                            }
-                        }
-                    }
-                }
+            for r0 in chunks.range(task).step_by(lanes::GROUP) {
+                // SAFETY: `lane_type` checked the CPU and that groups are whole; each task
+                // owns its rows, for every token.
+                unsafe {
+                    lanes::group_product(ty, self.data, row_bytes, r0, acts, out.at(r0), self.rows)
+                };
             }
         });
     }

@@ -224,6 +224,11 @@ impl<T> SharedMut<T> {
         unsafe { self.0.add(i).write(value) }
     }
 
+    /// The address of index `i`, for kernels that write through raw pointers.
+    pub fn at(self, i: usize) -> *mut T {
+        self.0.wrapping_add(i)
+    }
+
     /// # Safety
     /// As for `write`, for the whole range `start..start + len`.
     pub unsafe fn slice_mut<'a>(self, start: usize, len: usize) -> &'a mut [T] {

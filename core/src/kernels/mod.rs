@@ -26,7 +26,7 @@ use crate::dtype::DType;
 mod scalar;
 
 #[cfg(target_arch = "x86_64")]
-pub mod tiles;
+pub mod lanes;
 #[cfg(target_arch = "x86_64")]
 #[macro_use]
 mod x86;

@@ -479,17 +479,18 @@ fn detected_is_the_best_available() {
 
 #[cfg(target_arch = "x86_64")]
 #[test]
-fn tiles_match_the_one_row_kernels() {
-    use super::tiles::{available, tile, TileActivations, TileType};
+fn lane_groups_match_the_scalar_kernels_whatever_tokens_share_a_product() {
+    use super::lanes::{available, group_product, LaneActivations, LaneType, GROUP};
     if !available() {
         return;
     }
-    let (cols, rows, n) = (640, 7, 6);
+    // Two groups; 11 tokens make a full token tile and a partial one.
+    let (cols, rows, n) = (640, 2 * GROUP, 11);
     let nb = cols / QK8_0;
     for (w, ty) in [
-        (W::Q4_0, TileType::Q4_0),
-        (W::Q5_0, TileType::Q5_0),
-        (W::Q8_0, TileType::Q8_0),
+        (W::Q4_0, LaneType::Q4_0),
+        (W::Q5_0, LaneType::Q5_0),
+        (W::Q8_0, LaneType::Q8_0),
     ] {
         let mut rng = Rng::new(w as u64 + 100);
         let weights: Vec<u8> = (0..rows)
@@ -498,40 +499,59 @@ fn tiles_match_the_one_row_kernels() {
         let acts: Vec<Act> = (0..n)
             .map(|_| Act::new(w, &random_x(cols, &mut rng)))
             .collect();
-        let blocks: Vec<BlockQ8_0> = acts
+        let q8: Vec<Vec<BlockQ8_0>> = acts
             .iter()
-            .flat_map(|a| match a {
+            .map(|a| match a {
                 Act::Q8_0(q) => q.clone(),
                 Act::Q8K(_) => unreachable!(),
             })
             .collect();
-        let prepared = TileActivations::new(ty, &blocks, nb);
         let row_bytes = nb * w.bytes();
-        for (r0, nr) in [(0, 4), (3, 4), (4, 3), (2, 1)] {
-            for (c0, nc) in [(0, 4), (2, 4), (4, 2), (1, 3), (5, 1)] {
-                let mut out = [[0f32; 4]; 4];
-                // SAFETY: the CPU has AVX-512 VNNI; the rows exist.
-                unsafe { tile(&weights, row_bytes, (r0, nr), &prepared, (c0, nc), &mut out) };
-                for r in 0..nr {
-                    let row = &weights[(r0 + r) * row_bytes..(r0 + r + 1) * row_bytes];
-                    for c in 0..nc {
-                        let (mut scalar, mut vnni) = ([0f32], [0f32]);
-                        dot(Isa::Scalar, w, row, &[&acts[c0 + c]], &mut scalar);
-                        dot(Isa::Avx512Vnni, w, row, &[&acts[c0 + c]], &mut vnni);
-                        let got = out[c][r];
-                        assert!(
-                            (got - scalar[0]).abs() <= 1e-5 * (1.0 + scalar[0].abs()),
-                            "{w} rows {r0}+{r} cols {c0}+{c}: {got} vs {}",
-                            scalar[0]
-                        );
-                        // Bit for bit what the one-row kernel gives: prefill equals decode.
-                        assert_eq!(
-                            got.to_bits(),
-                            vnni[0].to_bits(),
-                            "{w} rows {r0}+{r} cols {c0}+{c}"
-                        );
-                    }
-                }
+        let mut together = vec![f32::NAN; n * rows];
+        let all = LaneActivations::new(ty, &q8.concat(), nb);
+        for r0 in (0..rows).step_by(GROUP) {
+            // SAFETY: the CPU passed `available`; the rows and outputs exist.
+            unsafe {
+                group_product(
+                    ty,
+                    &weights,
+                    row_bytes,
+                    r0,
+                    &all,
+                    together[r0..].as_mut_ptr(),
+                    rows,
+                )
+            };
+        }
+        for (t, x) in q8.iter().enumerate() {
+            let one = LaneActivations::new(ty, x, nb);
+            let mut alone = [f32::NAN; 2 * GROUP];
+            for r0 in (0..rows).step_by(GROUP) {
+                // SAFETY: as above, for one token.
+                unsafe {
+                    group_product(
+                        ty,
+                        &weights,
+                        row_bytes,
+                        r0,
+                        &one,
+                        alone[r0..].as_mut_ptr(),
+                        rows,
+                    )
+                };
+            }
+            for r in 0..rows {
+                let row = &weights[r * row_bytes..(r + 1) * row_bytes];
+                let mut scalar = [0f32];
+                dot(Isa::Scalar, w, row, &[&acts[t]], &mut scalar);
+                let got = together[t * rows + r];
+                assert!(
+                    (got - scalar[0]).abs() <= 1e-5 * (1.0 + scalar[0].abs()),
+                    "{w} row {r} token {t}: {got} vs {}",
+                    scalar[0]
+                );
+                // Bit for bit what the token gives alone: prefill chunks do not matter.
+                assert_eq!(got.to_bits(), alone[r].to_bits(), "{w} row {r} token {t}");
             }
         }
     }
