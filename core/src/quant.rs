@@ -16,7 +16,7 @@ use half::{bf16, f16};
 use crate::dtype::DType;
 use crate::kernels;
 #[cfg(target_arch = "x86_64")]
-use crate::kernels::lanes::{self, LaneActivations, LaneType};
+use crate::kernels::lanes::{self, ActBlock, ActSuper, LaneActivations, LaneType};
 use std::sync::OnceLock;
 
 use crate::threads::{SharedMut, ThreadPool};
@@ -47,7 +47,9 @@ pub struct Input<'x> {
     q8_0: OnceLock<Vec<kernels::BlockQ8_0>>,
     q8k: OnceLock<Vec<kernels::BlockQ8K>>,
     #[cfg(target_arch = "x86_64")]
-    lanes: [OnceLock<LaneActivations>; 3],
+    lanes: [OnceLock<LaneActivations<ActBlock>>; 3],
+    #[cfg(target_arch = "x86_64")]
+    k_lanes: OnceLock<LaneActivations<ActSuper>>,
 }
 
 impl<'x> Input<'x> {
@@ -60,6 +62,8 @@ impl<'x> Input<'x> {
             q8k: OnceLock::new(),
             #[cfg(target_arch = "x86_64")]
             lanes: Default::default(),
+            #[cfg(target_arch = "x86_64")]
+            k_lanes: OnceLock::new(),
         }
     }
 
@@ -78,9 +82,15 @@ impl<'x> Input<'x> {
     }
 
     #[cfg(target_arch = "x86_64")]
-    fn lanes(&self, ty: LaneType, pool: &ThreadPool) -> &LaneActivations {
+    fn lanes(&self, ty: LaneType, pool: &ThreadPool) -> &LaneActivations<ActBlock> {
         self.lanes[ty as usize]
             .get_or_init(|| LaneActivations::new(ty, self.q8_0(pool), self.cols() / kernels::QK8_0))
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn k_lanes(&self, pool: &ThreadPool) -> &LaneActivations<ActSuper> {
+        self.k_lanes
+            .get_or_init(|| LaneActivations::new_k(self.q8k(pool), self.cols() / kernels::QK_K))
     }
 }
 
@@ -180,7 +190,7 @@ impl<'a> QMatrix<'a> {
         }
         #[cfg(target_arch = "x86_64")]
         if let Some(ty) = self.lane_type().filter(|_| n > 1) {
-            return self.matmul_lanes(ty, input.lanes(ty, pool), y, pool);
+            return self.matmul_lanes(ty, input, y, pool);
         }
         match self.dtype {
             DType::F32 => self.matmul_float::<f32>(x, n, y, pool),
@@ -291,26 +301,36 @@ impl<'a> QMatrix<'a> {
             DType::Q4_0 => LaneType::Q4_0,
             DType::Q5_0 => LaneType::Q5_0,
             DType::Q8_0 => LaneType::Q8_0,
+            DType::Q4K => LaneType::Q4K,
+            DType::Q6K => LaneType::Q6K,
             _ => return None,
         };
         (self.rows.is_multiple_of(lanes::GROUP) && lanes::available()).then_some(ty)
     }
 
-    /// Q4_0/Q5_0/Q8_0 weights on AVX-512 VNNI: sixteen weight rows at a time, one per lane.
+    /// Q4_0/Q5_0/Q8_0/Q4_K/Q6_K weights on AVX-512 VNNI: sixteen weight rows at a time, one
+    /// per lane.
     #[cfg(target_arch = "x86_64")]
-    fn matmul_lanes(&self, ty: LaneType, acts: &LaneActivations, y: &mut [f32], pool: &ThreadPool) {
-        let row_bytes = self.row_bytes();
+    fn matmul_lanes(&self, ty: LaneType, input: &Input, y: &mut [f32], pool: &ThreadPool) {
+        let (data, row_bytes, rows) = (self.data, self.row_bytes(), self.rows);
         let chunks = self.row_chunks(pool, lanes::GROUP);
         let out = SharedMut::new(y);
-        pool.run(chunks.count(), &|task| {
-            for r0 in chunks.range(task).step_by(lanes::GROUP) {
-                // SAFETY: `lane_type` checked the CPU and that groups are whole; each task
-                // owns its rows, for every token.
-                unsafe {
-                    lanes::group_product(ty, self.data, row_bytes, r0, acts, out.at(r0), self.rows)
-                };
-            }
-        });
+        let run = |group: &(dyn Fn(usize, *mut f32) + Sync)| {
+            pool.run(chunks.count(), &|task| {
+                for r0 in chunks.range(task).step_by(lanes::GROUP) {
+                    group(r0, out.at(r0));
+                }
+            })
+        };
+        // SAFETY: `lane_type` checked the CPU and that groups are whole; each task owns its
+        // rows, for every token.
+        if ty.is_k() {
+            let acts = input.k_lanes(pool);
+            run(&|r0, y| unsafe { lanes::group_product_k(ty, data, row_bytes, r0, acts, y, rows) });
+        } else {
+            let acts = input.lanes(ty, pool);
+            run(&|r0, y| unsafe { lanes::group_product(ty, data, row_bytes, r0, acts, y, rows) });
+        }
     }
 
     fn matmul_exact(&self, x: &[f32], n: usize, y: &mut [f32], pool: &ThreadPool) {

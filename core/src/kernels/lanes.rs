@@ -1,5 +1,5 @@
 //! Products of sixteen weight rows at once on AVX-512 VNNI, one row per 32-bit lane, for
-//! Q4_0, Q5_0 and Q8_0 weights.
+//! Q4_0, Q5_0, Q8_0, Q4_K and Q6_K weights.
 //!
 //! A block of sixteen rows is transposed on the fly from the file's blocks: register `g` holds
 //! quants `4g..4g + 4` of every row, made unsigned by an offset (Q4_0 +8, Q5_0 +16, Q8_0 +128).
@@ -7,6 +7,10 @@
 //! is four broadcast activation quants, and one multiply-add applies the two scales: about
 //! eleven instructions per 512 multiply-adds, where a row at a time needs a horizontal sum per
 //! product. The offset's share, `offset · Σy`, is where each block's integer sum starts.
+//!
+//! K-quant super-blocks sum their sub-blocks' integer products times the sub-block scales in
+//! 32-bit lanes (exact), then apply the super-block scale once, as llama.cpp does; Q4_K's mins
+//! meet the activations' sums with `vpdpwssd`.
 //!
 //! A group's blocks are transposed once per product into a per-thread scratch (the weights stay
 //! in the mapped file) and every token streams past them, so this is for prefill: for a single
@@ -17,7 +21,9 @@
 use std::arch::x86_64::*;
 use std::cell::RefCell;
 
-use super::{BlockQ8_0, Q4_0_BYTES, Q5_0_BYTES, Q8_0_BYTES, QK8_0};
+use super::{
+    BlockQ8K, BlockQ8_0, Q4K_BYTES, Q4_0_BYTES, Q5_0_BYTES, Q6K_BYTES, Q8_0_BYTES, QK8_0, QK_K,
+};
 
 /// Weight rows per group: one per 32-bit lane of a 512-bit register.
 pub const GROUP: usize = 16;
@@ -39,38 +45,64 @@ pub enum LaneType {
     Q4_0,
     Q5_0,
     Q8_0,
+    Q4K,
+    Q6K,
 }
 
 impl LaneType {
+    /// Whether the activations are Q8_K super-blocks rather than Q8_0 blocks.
+    pub fn is_k(self) -> bool {
+        matches!(self, LaneType::Q4K | LaneType::Q6K)
+    }
+
     fn offset(self) -> i32 {
         match self {
             LaneType::Q4_0 => 8,
             LaneType::Q5_0 => 16,
             LaneType::Q8_0 => 128,
+            LaneType::Q4K | LaneType::Q6K => 0,
         }
     }
 }
 
-/// One activation block, ready for the kernels.
+/// One Q8_0 activation block, ready for the kernels.
 #[derive(Clone, Copy)]
 #[repr(C)]
-struct ActBlock {
+pub struct ActBlock {
     qs: [i8; QK8_0],
     /// `-offset · Σqs`: where the block's integer sum starts.
     correction: i32,
     d: f32,
 }
 
-/// Activation rows quantized to Q8_0 and prepared for one weight type.
-pub struct LaneActivations {
-    blocks: usize,
-    data: Vec<ActBlock>,
+/// One Q8_K activation super-block, ready for the kernels.
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub struct ActSuper {
+    qs: [i8; QK_K],
+    d: f32,
+    /// `-32 · Σqs` of each 16: where each Q6_K sub-block's integer sum starts.
+    q6_correction: [i32; 16],
+    /// The sums of each 32 quants, two per 32-bit word as i16: Q4_K's mins meet them.
+    sum_pairs: [i32; 4],
 }
 
-impl LaneActivations {
-    /// `x` holds rows of `blocks` Q8_0 blocks each.
-    pub fn new(ty: LaneType, x: &[BlockQ8_0], blocks: usize) -> LaneActivations {
-        assert!(blocks > 0 && x.len().is_multiple_of(blocks));
+/// Activation rows quantized and prepared for one weight type: `blocks` of `A` per row.
+pub struct LaneActivations<A> {
+    blocks: usize,
+    data: Vec<A>,
+}
+
+impl<A> LaneActivations<A> {
+    pub fn rows(&self) -> usize {
+        self.data.len() / self.blocks
+    }
+}
+
+impl LaneActivations<ActBlock> {
+    /// `x` holds rows of `blocks` Q8_0 blocks each, for weights of type `ty`.
+    pub fn new(ty: LaneType, x: &[BlockQ8_0], blocks: usize) -> Self {
+        assert!(!ty.is_k() && blocks > 0 && x.len().is_multiple_of(blocks));
         let offset = ty.offset();
         let data = x
             .iter()
@@ -82,9 +114,27 @@ impl LaneActivations {
             .collect();
         LaneActivations { blocks, data }
     }
+}
 
-    pub fn rows(&self) -> usize {
-        self.data.len() / self.blocks
+impl LaneActivations<ActSuper> {
+    /// `x` holds rows of `blocks` Q8_K super-blocks each.
+    pub fn new_k(x: &[BlockQ8K], blocks: usize) -> Self {
+        assert!(blocks > 0 && x.len().is_multiple_of(blocks));
+        let data = x
+            .iter()
+            .map(|b| {
+                let sum32 = |s: usize| b.bsums[2 * s] as i32 + b.bsums[2 * s + 1] as i32;
+                ActSuper {
+                    qs: b.qs,
+                    d: b.d,
+                    q6_correction: b.bsums.map(|s| -32 * s as i32),
+                    sum_pairs: std::array::from_fn(|k| {
+                        (sum32(2 * k) as u16 as u32 | (sum32(2 * k + 1) as u16 as u32) << 16) as i32
+                    }),
+                }
+            })
+            .collect();
+        LaneActivations { blocks, data }
     }
 }
 
@@ -97,13 +147,36 @@ struct GroupBlock {
     d: __m512,
 }
 
+/// One Q4_K super-block of a group, transposed as [`GroupBlock`] is, with each lane's eight
+/// sub-block scales and mins.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct GroupQ4K {
+    q: [__m512i; 64],
+    scales: [__m512i; 8],
+    /// The mins of sub-blocks `2k` and `2k + 1`, two i16 per lane.
+    mins: [__m512i; 4],
+    d: __m512,
+    neg_dmin: __m512,
+}
+
+/// One Q6_K super-block of a group, transposed as [`GroupBlock`] is, with each lane's sixteen
+/// sub-block scales.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct GroupQ6K {
+    q: [__m512i; 64],
+    scales: [__m512i; 16],
+    d: __m512,
+}
+
 thread_local! {
-    /// A group's transposed blocks during a prefill product (288 KB for 16384 columns).
-    static SCRATCH: RefCell<Vec<GroupBlock>> = const { RefCell::new(Vec::new()) };
+    /// A group's transposed blocks during a product (288 KB for 16384 Q4_0 columns).
+    static SCRATCH: RefCell<Vec<__m512i>> = const { RefCell::new(Vec::new()) };
 }
 
 /// `y[t · stride + j]` = row `r0 + j` of `w` (rows of `row_bytes`) · activation row `t`, for
-/// the sixteen rows of a group and every activation row.
+/// the sixteen rows of a group and every activation row; Q4_0, Q5_0 and Q8_0 weights.
 ///
 /// # Safety
 /// The CPU passes [`available`]; rows `r0..r0 + 16` exist in `w` with one `ty` block per
@@ -113,16 +186,39 @@ pub unsafe fn group_product(
     w: &[u8],
     row_bytes: usize,
     r0: usize,
-    acts: &LaneActivations,
+    acts: &LaneActivations<ActBlock>,
     y: *mut f32,
     stride: usize,
 ) {
     debug_assert!((r0 + GROUP) * row_bytes <= w.len());
     let rows = Rows::new(w.as_ptr().add(r0 * row_bytes), row_bytes);
     match ty {
-        LaneType::Q4_0 => product::<Q4>(rows, acts, y, stride),
-        LaneType::Q5_0 => product::<Q5>(rows, acts, y, stride),
-        LaneType::Q8_0 => product::<Q8>(rows, acts, y, stride),
+        LaneType::Q4_0 => product::<Q4, _>(rows, acts, y, stride),
+        LaneType::Q5_0 => product::<Q5, _>(rows, acts, y, stride),
+        LaneType::Q8_0 => product::<Q8, _>(rows, acts, y, stride),
+        LaneType::Q4K | LaneType::Q6K => unreachable!("K-quants take super-block activations"),
+    }
+}
+
+/// As [`group_product`], for Q4_K and Q6_K weights.
+///
+/// # Safety
+/// As for [`group_product`].
+pub unsafe fn group_product_k(
+    ty: LaneType,
+    w: &[u8],
+    row_bytes: usize,
+    r0: usize,
+    acts: &LaneActivations<ActSuper>,
+    y: *mut f32,
+    stride: usize,
+) {
+    debug_assert!((r0 + GROUP) * row_bytes <= w.len());
+    let rows = Rows::new(w.as_ptr().add(r0 * row_bytes), row_bytes);
+    match ty {
+        LaneType::Q4K => product::<Q4K, _>(rows, acts, y, stride),
+        LaneType::Q6K => product::<Q6K, _>(rows, acts, y, stride),
+        _ => unreachable!("32-element types take block activations"),
     }
 }
 
@@ -190,31 +286,50 @@ impl Rows {
     }
 }
 
-/// A weight type whose block transposes into a [`GroupBlock`].
-trait LaneBlock {
+/// A weight type whose blocks transpose into `Block`s.
+trait Lanes {
+    type Block: Accumulate;
     const BYTES: usize;
-    unsafe fn load(rows: &Rows, at: usize) -> GroupBlock;
+    unsafe fn load(rows: &Rows, at: usize) -> Self::Block;
+}
+
+/// A transposed block that meets activation blocks of type `Act`.
+trait Accumulate: Copy {
+    type Act;
+    /// Adds this block's share to the sums of `T` tokens, whose activation blocks are `xs`.
+    unsafe fn accumulate<const T: usize>(&self, sums: &mut [__m512; T], xs: [&Self::Act; T]);
 }
 
 struct Q4;
 struct Q5;
 struct Q8;
+struct Q4K;
+struct Q6K;
 
 /// The low nibbles of `packed` (quants 0..16 of a block) then its high nibbles (16..32).
 #[inline(always)]
 unsafe fn nibbles(packed: [__m512i; 4]) -> [__m512i; 8] {
-    let m = _mm512_set1_epi8(0xF);
     std::array::from_fn(|g| {
-        let v = packed[g % 4];
         if g < 4 {
-            _mm512_and_si512(v, m)
+            low_nibbles(packed[g])
         } else {
-            _mm512_and_si512(_mm512_srli_epi16::<4>(v), m)
+            high_nibbles(packed[g - 4])
         }
     })
 }
 
-impl LaneBlock for Q4 {
+#[inline(always)]
+unsafe fn low_nibbles(v: __m512i) -> __m512i {
+    _mm512_and_si512(v, _mm512_set1_epi8(0xF))
+}
+
+#[inline(always)]
+unsafe fn high_nibbles(v: __m512i) -> __m512i {
+    low_nibbles(_mm512_srli_epi16::<4>(v))
+}
+
+impl Lanes for Q4 {
+    type Block = GroupBlock;
     const BYTES: usize = Q4_0_BYTES;
     #[inline(always)]
     unsafe fn load(rows: &Rows, at: usize) -> GroupBlock {
@@ -225,7 +340,8 @@ impl LaneBlock for Q4 {
     }
 }
 
-impl LaneBlock for Q5 {
+impl Lanes for Q5 {
+    type Block = GroupBlock;
     const BYTES: usize = Q5_0_BYTES;
     #[inline(always)]
     unsafe fn load(rows: &Rows, at: usize) -> GroupBlock {
@@ -247,7 +363,8 @@ impl LaneBlock for Q5 {
     }
 }
 
-impl LaneBlock for Q8 {
+impl Lanes for Q8 {
+    type Block = GroupBlock;
     const BYTES: usize = Q8_0_BYTES;
     #[inline(always)]
     unsafe fn load(rows: &Rows, at: usize) -> GroupBlock {
@@ -260,45 +377,223 @@ impl LaneBlock for Q8 {
     }
 }
 
-/// Adds block `b`'s share to the sums of `T` tokens, whose activation rows start at `xs`.
+/// Each lane's 32-bit word shifted right by `n` bits.
 #[inline(always)]
-unsafe fn accumulate<const T: usize>(
-    sums: &mut [__m512; T],
-    block: &GroupBlock,
-    xs: &[*const ActBlock; T],
-    b: usize,
-) {
-    for t in 0..T {
-        let x = &*xs[t].add(b);
-        let quads = x.qs.as_ptr().cast::<i32>();
-        let mut dot = _mm512_set1_epi32(x.correction);
-        for g in 0..8 {
-            let y = _mm512_set1_epi32(quads.add(g).read_unaligned());
-            dot = _mm512_dpbusd_epi32(dot, block.q[g], y);
+unsafe fn shr(v: __m512i, n: u32) -> __m512i {
+    _mm512_srlv_epi32(v, _mm512_set1_epi32(n as i32))
+}
+
+#[inline(always)]
+unsafe fn bits(v: __m512i, mask: i32) -> __m512i {
+    _mm512_and_si512(v, _mm512_set1_epi32(mask))
+}
+
+impl Lanes for Q4K {
+    type Block = GroupQ4K;
+    const BYTES: usize = Q4K_BYTES;
+    #[inline(always)]
+    unsafe fn load(rows: &Rows, at: usize) -> GroupQ4K {
+        // Quants: 32-byte runs at 16 + 32p, low nibbles sub-block 2p, high nibbles 2p + 1.
+        let mut q = [_mm512_setzero_si512(); 64];
+        for c in 0..8 {
+            let (p, half) = (c / 2, c % 2);
+            let t = rows.transpose16(at + 16 + 16 * c);
+            for k in 0..4 {
+                q[16 * p + 4 * half + k] = low_nibbles(t[k]);
+                q[16 * p + 8 + 4 * half + k] = high_nibbles(t[k]);
+            }
         }
-        let scale = _mm512_mul_ps(block.d, _mm512_set1_ps(x.d));
-        sums[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, sums[t]);
+        // Six-bit scales and mins of sub-blocks j and j + 4 from the 12 bytes at 4, as
+        // `kernels::k4_scales_mins` unpacks them.
+        let s = [
+            rows.gather(at + 4),
+            rows.gather(at + 8),
+            rows.gather(at + 12),
+        ];
+        let mut scales = [_mm512_setzero_si512(); 8];
+        let mut mins = [_mm512_setzero_si512(); 8];
+        for j in 0..4 {
+            let b = 8 * j as u32;
+            scales[j] = bits(shr(s[0], b), 63);
+            mins[j] = bits(shr(s[1], b), 63);
+            let top = |v: __m512i| _mm512_slli_epi32::<4>(bits(shr(v, b + 6), 3));
+            scales[j + 4] = _mm512_or_si512(bits(shr(s[2], b), 0xF), top(s[0]));
+            mins[j + 4] = _mm512_or_si512(bits(shr(s[2], b + 4), 0xF), top(s[1]));
+        }
+        let d = rows.gather(at);
+        GroupQ4K {
+            q,
+            scales,
+            mins: std::array::from_fn(|k| {
+                _mm512_or_si512(mins[2 * k], _mm512_slli_epi32::<16>(mins[2 * k + 1]))
+            }),
+            d: _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d)),
+            neg_dmin: _mm512_sub_ps(
+                _mm512_setzero_ps(),
+                _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32::<16>(d))),
+            ),
+        }
+    }
+}
+
+impl Lanes for Q6K {
+    type Block = GroupQ6K;
+    const BYTES: usize = Q6K_BYTES;
+    #[inline(always)]
+    unsafe fn load(rows: &Rows, at: usize) -> GroupQ6K {
+        // Each half of 128 quants: 64 bytes of low nibbles at 64h, 32 bytes of high bit pairs
+        // at 128 + 32h. Quant 32Q + l (l < 32) takes nibble Q / 2 of byte l + 32(Q % 2) and
+        // bits 2Q, 2Q + 1 of high byte l.
+        let mut q = [_mm512_setzero_si512(); 64];
+        for h in 0..2 {
+            let low: [[__m512i; 4]; 4] =
+                std::array::from_fn(|c| rows.transpose16(at + 64 * h + 16 * c));
+            let high: [[__m512i; 4]; 2] =
+                std::array::from_fn(|c| rows.transpose16(at + 128 + 32 * h + 16 * c));
+            for quarter in 0..4 {
+                for group in 0..8 {
+                    let (c, k) = (group / 4, group % 4);
+                    let l = low[c + 2 * (quarter % 2)][k];
+                    let l = if quarter < 2 {
+                        low_nibbles(l)
+                    } else {
+                        high_nibbles(l)
+                    };
+                    let hb = high[c][k];
+                    let hb = match quarter {
+                        0 => _mm512_slli_epi16::<4>(hb),
+                        1 => _mm512_slli_epi16::<2>(hb),
+                        2 => hb,
+                        _ => _mm512_srli_epi16::<2>(hb),
+                    };
+                    let hb = _mm512_and_si512(hb, _mm512_set1_epi8(0x30));
+                    q[32 * h + 8 * quarter + group] = _mm512_or_si512(l, hb);
+                }
+            }
+        }
+        // Sixteen signed 8-bit scales at 192; the f16 scale is the high half of the word at 206.
+        let s = [
+            rows.gather(at + 192),
+            rows.gather(at + 196),
+            rows.gather(at + 200),
+            rows.gather(at + 204),
+        ];
+        GroupQ6K {
+            q,
+            scales: std::array::from_fn(|j| {
+                let up = _mm512_sllv_epi32(s[j / 4], _mm512_set1_epi32(24 - 8 * (j % 4) as i32));
+                _mm512_srai_epi32::<24>(up)
+            }),
+            d: _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32::<16>(
+                rows.gather(at + 206),
+            ))),
+        }
+    }
+}
+
+/// The four activation quants `4g..4g + 4` of `qs`, in every lane.
+#[inline(always)]
+unsafe fn quad(qs: &[i8], g: usize) -> __m512i {
+    _mm512_set1_epi32(qs.as_ptr().add(4 * g).cast::<i32>().read_unaligned())
+}
+
+impl Accumulate for GroupBlock {
+    type Act = ActBlock;
+    #[inline(always)]
+    unsafe fn accumulate<const T: usize>(&self, sums: &mut [__m512; T], xs: [&ActBlock; T]) {
+        for (sum, x) in sums.iter_mut().zip(xs) {
+            let mut dot = _mm512_set1_epi32(x.correction);
+            for g in 0..8 {
+                dot = _mm512_dpbusd_epi32(dot, self.q[g], quad(&x.qs, g));
+            }
+            let scale = _mm512_mul_ps(self.d, _mm512_set1_ps(x.d));
+            *sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, *sum);
+        }
+    }
+}
+
+// The K-quant blocks hold too many vectors to stay in registers, so each sub-block's quants
+// meet all `T` tokens before the next sub-block's are loaded.
+
+impl Accumulate for GroupQ4K {
+    type Act = ActSuper;
+    #[inline(always)]
+    unsafe fn accumulate<const T: usize>(&self, sums: &mut [__m512; T], xs: [&ActSuper; T]) {
+        let mut totals = [_mm512_setzero_si512(); T];
+        for s in 0..8 {
+            for (total, x) in totals.iter_mut().zip(xs) {
+                let mut dot = _mm512_setzero_si512();
+                for g in 8 * s..8 * s + 8 {
+                    dot = _mm512_dpbusd_epi32(dot, self.q[g], quad(&x.qs, g));
+                }
+                *total = _mm512_add_epi32(*total, _mm512_mullo_epi32(dot, self.scales[s]));
+            }
+        }
+        for ((sum, total), x) in sums.iter_mut().zip(totals).zip(xs) {
+            let mut mins = _mm512_setzero_si512();
+            for k in 0..4 {
+                let pair = _mm512_set1_epi32(x.sum_pairs[k]);
+                mins = _mm512_dpwssd_epi32(mins, self.mins[k], pair);
+            }
+            let dx = _mm512_set1_ps(x.d);
+            *sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), _mm512_mul_ps(self.d, dx), *sum);
+            let dmin = _mm512_mul_ps(self.neg_dmin, dx);
+            *sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(mins), dmin, *sum);
+        }
+    }
+}
+
+impl Accumulate for GroupQ6K {
+    type Act = ActSuper;
+    #[inline(always)]
+    unsafe fn accumulate<const T: usize>(&self, sums: &mut [__m512; T], xs: [&ActSuper; T]) {
+        let mut totals = [_mm512_setzero_si512(); T];
+        for j in 0..16 {
+            for (total, x) in totals.iter_mut().zip(xs) {
+                let mut dot = _mm512_set1_epi32(x.q6_correction[j]);
+                for g in 4 * j..4 * j + 4 {
+                    dot = _mm512_dpbusd_epi32(dot, self.q[g], quad(&x.qs, g));
+                }
+                *total = _mm512_add_epi32(*total, _mm512_mullo_epi32(dot, self.scales[j]));
+            }
+        }
+        for ((sum, total), x) in sums.iter_mut().zip(totals).zip(xs) {
+            let scale = _mm512_mul_ps(self.d, _mm512_set1_ps(x.d));
+            *sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total), scale, *sum);
+        }
     }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512bitalg,f16c")]
-unsafe fn product<B: LaneBlock>(rows: Rows, acts: &LaneActivations, y: *mut f32, stride: usize) {
+unsafe fn product<L: Lanes, A>(rows: Rows, acts: &LaneActivations<A>, y: *mut f32, stride: usize)
+where
+    L::Block: Accumulate<Act = A>,
+{
+    const { assert!(std::mem::size_of::<L::Block>() % 64 == 0) };
+    let per_block = std::mem::size_of::<L::Block>() / 64;
     let n = acts.rows();
-    let token = |t: usize| acts.data.as_ptr().add(t * acts.blocks);
     SCRATCH.with_borrow_mut(|scratch| {
         scratch.clear();
-        scratch.extend((0..acts.blocks).map(|b| B::load(&rows, b * B::BYTES)));
+        scratch.reserve(acts.blocks * per_block);
+        let blocks = scratch.as_mut_ptr().cast::<L::Block>();
+        for b in 0..acts.blocks {
+            blocks.add(b).write(L::load(&rows, b * L::BYTES));
+        }
+        // SAFETY: the reserved room now holds `acts.blocks` blocks, 64-byte aligned as the
+        // vector type is.
+        let blocks = std::slice::from_raw_parts(blocks, acts.blocks);
         for t0 in (0..n).step_by(TOKEN_TILE) {
+            let x = &acts.data[t0 * acts.blocks..];
             let y = y.add(t0 * stride);
             match n - t0 {
-                1 => tile::<1>(scratch, token(t0), acts.blocks, y, stride),
-                2 => tile::<2>(scratch, token(t0), acts.blocks, y, stride),
-                3 => tile::<3>(scratch, token(t0), acts.blocks, y, stride),
-                4 => tile::<4>(scratch, token(t0), acts.blocks, y, stride),
-                5 => tile::<5>(scratch, token(t0), acts.blocks, y, stride),
-                6 => tile::<6>(scratch, token(t0), acts.blocks, y, stride),
-                7 => tile::<7>(scratch, token(t0), acts.blocks, y, stride),
-                _ => tile::<TOKEN_TILE>(scratch, token(t0), acts.blocks, y, stride),
+                1 => tile::<_, 1>(blocks, x, acts.blocks, y, stride),
+                2 => tile::<_, 2>(blocks, x, acts.blocks, y, stride),
+                3 => tile::<_, 3>(blocks, x, acts.blocks, y, stride),
+                4 => tile::<_, 4>(blocks, x, acts.blocks, y, stride),
+                5 => tile::<_, 5>(blocks, x, acts.blocks, y, stride),
+                6 => tile::<_, 6>(blocks, x, acts.blocks, y, stride),
+                7 => tile::<_, 7>(blocks, x, acts.blocks, y, stride),
+                _ => tile::<_, TOKEN_TILE>(blocks, x, acts.blocks, y, stride),
             }
         }
     });
@@ -306,17 +601,16 @@ unsafe fn product<B: LaneBlock>(rows: Rows, acts: &LaneActivations, y: *mut f32,
 
 /// `T` consecutive tokens, the first at `x`, against a group's transposed blocks.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,f16c")]
-unsafe fn tile<const T: usize>(
-    blocks: &[GroupBlock],
-    x: *const ActBlock,
+unsafe fn tile<B: Accumulate, const T: usize>(
+    blocks: &[B],
+    x: &[B::Act],
     per_token: usize,
     y: *mut f32,
     stride: usize,
 ) {
-    let xs: [*const ActBlock; T] = std::array::from_fn(|t| x.add(t * per_token));
     let mut sums = [_mm512_setzero_ps(); T];
     for (b, block) in blocks.iter().enumerate() {
-        accumulate(&mut sums, block, &xs, b);
+        block.accumulate(&mut sums, std::array::from_fn(|t| &x[t * per_token + b]));
     }
     for (t, s) in sums.iter().enumerate() {
         _mm512_storeu_ps(y.add(t * stride), *s);

@@ -480,17 +480,20 @@ fn detected_is_the_best_available() {
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn lane_groups_match_the_scalar_kernels_whatever_tokens_share_a_product() {
-    use super::lanes::{available, group_product, LaneActivations, LaneType, GROUP};
+    use super::lanes::{
+        available, group_product, group_product_k, LaneActivations, LaneType, GROUP,
+    };
     if !available() {
         return;
     }
     // Two groups; 11 tokens make a full token tile and a partial one.
-    let (cols, rows, n) = (640, 2 * GROUP, 11);
-    let nb = cols / QK8_0;
+    let (cols, rows, n) = (512, 2 * GROUP, 11);
     for (w, ty) in [
         (W::Q4_0, LaneType::Q4_0),
         (W::Q5_0, LaneType::Q5_0),
         (W::Q8_0, LaneType::Q8_0),
+        (W::Q4K, LaneType::Q4K),
+        (W::Q6K, LaneType::Q6K),
     ] {
         let mut rng = Rng::new(w as u64 + 100);
         let weights: Vec<u8> = (0..rows)
@@ -499,47 +502,46 @@ fn lane_groups_match_the_scalar_kernels_whatever_tokens_share_a_product() {
         let acts: Vec<Act> = (0..n)
             .map(|_| Act::new(w, &random_x(cols, &mut rng)))
             .collect();
-        let q8: Vec<Vec<BlockQ8_0>> = acts
-            .iter()
-            .map(|a| match a {
-                Act::Q8_0(q) => q.clone(),
-                Act::Q8K(_) => unreachable!(),
-            })
-            .collect();
+        let nb = cols / w.block_len();
         let row_bytes = nb * w.bytes();
-        let mut together = vec![f32::NAN; n * rows];
-        let all = LaneActivations::new(ty, &q8.concat(), nb);
-        for r0 in (0..rows).step_by(GROUP) {
-            // SAFETY: the CPU passed `available`; the rows and outputs exist.
-            unsafe {
-                group_product(
-                    ty,
-                    &weights,
-                    row_bytes,
-                    r0,
-                    &all,
-                    together[r0..].as_mut_ptr(),
-                    rows,
-                )
-            };
-        }
-        for (t, x) in q8.iter().enumerate() {
-            let one = LaneActivations::new(ty, x, nb);
-            let mut alone = [f32::NAN; 2 * GROUP];
+        // The products of tokens `ts` with every row, through the lane kernels.
+        let lanes = |ts: &[usize]| {
+            let mut y = vec![f32::NAN; ts.len() * rows];
             for r0 in (0..rows).step_by(GROUP) {
-                // SAFETY: as above, for one token.
+                let y = y[r0..].as_mut_ptr();
+                // SAFETY: the CPU passed `available`; the rows and outputs exist.
                 unsafe {
-                    group_product(
-                        ty,
-                        &weights,
-                        row_bytes,
-                        r0,
-                        &one,
-                        alone[r0..].as_mut_ptr(),
-                        rows,
-                    )
-                };
+                    match &acts[0] {
+                        Act::Q8_0(_) => {
+                            let x: Vec<BlockQ8_0> = ts
+                                .iter()
+                                .flat_map(|&t| match &acts[t] {
+                                    Act::Q8_0(q) => q.clone(),
+                                    Act::Q8K(_) => unreachable!(),
+                                })
+                                .collect();
+                            let x = LaneActivations::new(ty, &x, nb);
+                            group_product(ty, &weights, row_bytes, r0, &x, y, rows)
+                        }
+                        Act::Q8K(_) => {
+                            let x: Vec<BlockQ8K> = ts
+                                .iter()
+                                .flat_map(|&t| match &acts[t] {
+                                    Act::Q8K(q) => q.clone(),
+                                    Act::Q8_0(_) => unreachable!(),
+                                })
+                                .collect();
+                            let x = LaneActivations::new_k(&x, nb);
+                            group_product_k(ty, &weights, row_bytes, r0, &x, y, rows)
+                        }
+                    }
+                }
             }
+            y
+        };
+        let together = lanes(&(0..n).collect::<Vec<_>>());
+        for t in 0..n {
+            let alone = lanes(&[t]);
             for r in 0..rows {
                 let row = &weights[r * row_bytes..(r + 1) * row_bytes];
                 let mut scalar = [0f32];
