@@ -225,6 +225,7 @@ impl<T> SharedMut<T> {
     }
 
     /// The address of index `i`, for kernels that write through raw pointers.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub fn at(self, i: usize) -> *mut T {
         self.0.wrapping_add(i)
     }
