@@ -16,6 +16,8 @@ use half::{bf16, f16};
 use crate::dtype::DType;
 use crate::kernels;
 #[cfg(target_arch = "x86_64")]
+use crate::kernels::gemv::{self, GemvActivations};
+#[cfg(target_arch = "x86_64")]
 use crate::kernels::lanes::{self, ActBlock, ActSuper, LaneActivations, LaneType};
 use std::sync::OnceLock;
 
@@ -50,6 +52,8 @@ pub struct Input<'x> {
     lanes: [OnceLock<LaneActivations<ActBlock>>; 3],
     #[cfg(target_arch = "x86_64")]
     k_lanes: OnceLock<LaneActivations<ActSuper>>,
+    #[cfg(target_arch = "x86_64")]
+    gemv: OnceLock<GemvActivations>,
 }
 
 impl<'x> Input<'x> {
@@ -64,6 +68,8 @@ impl<'x> Input<'x> {
             lanes: Default::default(),
             #[cfg(target_arch = "x86_64")]
             k_lanes: OnceLock::new(),
+            #[cfg(target_arch = "x86_64")]
+            gemv: OnceLock::new(),
         }
     }
 
@@ -85,6 +91,12 @@ impl<'x> Input<'x> {
     fn lanes(&self, ty: LaneType, pool: &ThreadPool) -> &LaneActivations<ActBlock> {
         self.lanes[ty as usize]
             .get_or_init(|| LaneActivations::new(ty, self.q8_0(pool), self.cols() / kernels::QK8_0))
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn gemv(&self, pool: &ThreadPool) -> &GemvActivations {
+        self.gemv
+            .get_or_init(|| GemvActivations::new(self.q8_0(pool)))
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -191,6 +203,14 @@ impl<'a> QMatrix<'a> {
         #[cfg(target_arch = "x86_64")]
         if let Some(ty) = self.lane_type().filter(|_| n > 1) {
             return self.matmul_lanes(ty, input, y, pool);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if n == 1
+            && self.dtype == DType::Q4_0
+            && (self.cols / kernels::QK8_0).is_multiple_of(2)
+            && gemv::available()
+        {
+            return self.matmul_gemv(input.gemv(pool), y, pool);
         }
         match self.dtype {
             DType::F32 => self.matmul_float::<f32>(x, n, y, pool),
@@ -331,6 +351,20 @@ impl<'a> QMatrix<'a> {
             let acts = input.lanes(ty, pool);
             run(&|r0, y| unsafe { lanes::group_product(ty, data, row_bytes, r0, acts, y, rows) });
         }
+    }
+
+    /// Decode's Q4_0 product on AVX-512 VNNI.
+    #[cfg(target_arch = "x86_64")]
+    fn matmul_gemv(&self, acts: &GemvActivations, y: &mut [f32], pool: &ThreadPool) {
+        let row_bytes = self.row_bytes();
+        let chunks = self.row_chunks(pool, 1);
+        let out = SharedMut::new(y);
+        pool.run(chunks.count(), &|task| {
+            let rows = chunks.range(task);
+            let w = &self.data[rows.start * row_bytes..rows.end * row_bytes];
+            // SAFETY: `gemv::available` was checked; each task owns its rows.
+            unsafe { gemv::q4_0(w, acts, out.slice_mut(rows.start, rows.len())) };
+        });
     }
 
     fn matmul_exact(&self, x: &[f32], n: usize, y: &mut [f32], pool: &ThreadPool) {

@@ -26,6 +26,8 @@ use crate::dtype::DType;
 mod scalar;
 
 #[cfg(target_arch = "x86_64")]
+pub mod gemv;
+#[cfg(target_arch = "x86_64")]
 pub mod lanes;
 #[cfg(target_arch = "x86_64")]
 #[macro_use]
