@@ -205,12 +205,15 @@ impl<'a> QMatrix<'a> {
             return self.matmul_lanes(ty, input, y, pool);
         }
         #[cfg(target_arch = "x86_64")]
-        if n == 1
-            && self.dtype == DType::Q4_0
-            && (self.cols / kernels::QK8_0).is_multiple_of(2)
-            && gemv::available()
-        {
-            return self.matmul_gemv(input.gemv(pool), y, pool);
+        if n == 1 && gemv::available() {
+            if self.dtype == DType::Q4_0 && (self.cols / kernels::QK8_0).is_multiple_of(2) {
+                let acts = input.gemv(pool);
+                return self.matmul_gemv(y, pool, &|w, out| unsafe { gemv::q4_0(w, acts, out) });
+            }
+            if self.dtype == DType::Q4K {
+                let acts = input.q8k(pool);
+                return self.matmul_gemv(y, pool, &|w, out| unsafe { gemv::q4k(w, acts, out) });
+            }
         }
         match self.dtype {
             DType::F32 => self.matmul_float::<f32>(x, n, y, pool),
@@ -353,17 +356,25 @@ impl<'a> QMatrix<'a> {
         }
     }
 
-    /// Decode's Q4_0 product on AVX-512 VNNI.
+    /// Decode's Q4_0 and Q4_K products on AVX-512 VNNI: `kernel` fills the outputs of the
+    /// weight rows it is given.
     #[cfg(target_arch = "x86_64")]
-    fn matmul_gemv(&self, acts: &GemvActivations, y: &mut [f32], pool: &ThreadPool) {
+    fn matmul_gemv(
+        &self,
+        y: &mut [f32],
+        pool: &ThreadPool,
+        kernel: &(dyn Fn(&[u8], &mut [f32]) + Sync),
+    ) {
         let row_bytes = self.row_bytes();
         let chunks = self.row_chunks(pool, 1);
         let out = SharedMut::new(y);
         pool.run(chunks.count(), &|task| {
             let rows = chunks.range(task);
-            let w = &self.data[rows.start * row_bytes..rows.end * row_bytes];
-            // SAFETY: `gemv::available` was checked; each task owns its rows.
-            unsafe { gemv::q4_0(w, acts, out.slice_mut(rows.start, rows.len())) };
+            // SAFETY: each task owns its rows.
+            kernel(
+                &self.data[rows.start * row_bytes..rows.end * row_bytes],
+                unsafe { out.slice_mut(rows.start, rows.len()) },
+            );
         });
     }
 

@@ -561,33 +561,35 @@ fn lane_groups_match_the_scalar_kernels_whatever_tokens_share_a_product() {
 
 #[cfg(target_arch = "x86_64")]
 #[test]
-fn q4_0_decode_kernel_matches_the_scalar_kernel() {
-    use super::gemv::{available, q4_0, GemvActivations};
+fn decode_kernels_match_the_scalar_kernels() {
+    use super::gemv::{available, q4_0, q4k, GemvActivations};
     if !available() {
         return;
     }
-    let (cols, rows) = (640, 7);
-    let mut rng = Rng::new(300);
-    let weights: Vec<u8> = (0..rows)
-        .flat_map(|_| W::Q4_0.random_row(cols, &mut rng))
-        .collect();
-    let act = Act::new(W::Q4_0, &random_x(cols, &mut rng));
-    let Act::Q8_0(blocks) = &act else {
-        unreachable!()
-    };
-    let mut out = [f32::NAN; 7];
-    // SAFETY: the CPU passed `available`.
-    unsafe { q4_0(&weights, &GemvActivations::new(blocks), &mut out) };
-    let row_bytes = weights.len() / rows;
-    for (r, got) in out.iter().enumerate() {
-        let mut scalar = [0f32];
-        let row = &weights[r * row_bytes..(r + 1) * row_bytes];
-        dot(Isa::Scalar, W::Q4_0, row, &[&act], &mut scalar);
-        assert!(
-            (got - scalar[0]).abs() <= 1e-5 * (1.0 + scalar[0].abs()),
-            "row {r}: {got} vs {}",
-            scalar[0]
-        );
+    let (cols, rows) = (768, 7);
+    for w in [W::Q4_0, W::Q4K] {
+        let mut rng = Rng::new(300 + w as u64);
+        let weights: Vec<u8> = (0..rows)
+            .flat_map(|_| w.random_row(cols, &mut rng))
+            .collect();
+        let act = Act::new(w, &random_x(cols, &mut rng));
+        let mut out = [f32::NAN; 7];
+        // SAFETY: the CPU passed `available`.
+        match &act {
+            Act::Q8_0(x) => unsafe { q4_0(&weights, &GemvActivations::new(x), &mut out) },
+            Act::Q8K(x) => unsafe { q4k(&weights, x, &mut out) },
+        }
+        let row_bytes = weights.len() / rows;
+        for (r, got) in out.iter().enumerate() {
+            let mut scalar = [0f32];
+            let row = &weights[r * row_bytes..(r + 1) * row_bytes];
+            dot(Isa::Scalar, w, row, &[&act], &mut scalar);
+            assert!(
+                (got - scalar[0]).abs() <= 1e-5 * (1.0 + scalar[0].abs()),
+                "{w} row {r}: {got} vs {}",
+                scalar[0]
+            );
+        }
     }
 }
 

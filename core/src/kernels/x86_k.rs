@@ -175,7 +175,7 @@ impl KQuant for Q3K {
 /// The 6-bit scales and mins of Q4_K/Q5_K at `p` (12 bytes), each duplicated so that both
 /// 16-groups of a 32-element sub-block get it: `(scales, mins)` as 16 i16 each.
 #[inline(always)]
-unsafe fn k4_scales(p: *const u8) -> (__m256i, __m256i) {
+pub(super) unsafe fn k4_scales(p: *const u8) -> (__m256i, __m256i) {
     let (a0, a1, a2) = (u32_at(p), u32_at(p.add(4)), u32_at(p.add(8)));
     let (m6, m4, m2) = (0x3f3f_3f3fu32, 0x0f0f_0f0fu32, 0x0303_0303u32);
     let sc_lo = a0 & m6;
