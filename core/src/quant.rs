@@ -89,6 +89,7 @@ impl<'x> Input<'x> {
 
     #[cfg(target_arch = "x86_64")]
     fn lanes(&self, ty: LaneType, pool: &ThreadPool) -> &LaneActivations<ActBlock> {
+        debug_assert!(!ty.is_k(), "K-quants take `k_lanes`");
         self.lanes[ty as usize]
             .get_or_init(|| LaneActivations::new(ty, self.q8_0(pool), self.cols() / kernels::QK8_0))
     }

@@ -15,9 +15,9 @@ use std::arch::x86_64::*;
 use super::x86_k::k4_scales;
 use super::{BlockQ8K, BlockQ8_0, Q4K_BYTES, Q4_0_BYTES, QK8_0};
 
-/// Whether this CPU runs the kernel (the lane kernels' test, which includes AVX-512 VNNI).
+/// Whether this CPU runs the kernels (`GEMKIT_ISA` below AVX-512 VNNI turns them off).
 pub fn available() -> bool {
-    super::lanes::available()
+    super::detected() == super::Isa::Avx512Vnni
 }
 
 /// Two activation blocks, ready for the kernel: 80 bytes, so that a token of 16384 columns
