@@ -12,6 +12,7 @@
 
 use std::arch::x86_64::*;
 
+use super::x86::prefetch_ahead;
 use super::x86_k::k4_scales;
 use super::{BlockQ8K, BlockQ8_0, Q4K_BYTES, Q4_0_BYTES, QK8_0};
 
@@ -89,6 +90,7 @@ unsafe fn rows(w: &[u8], row_bytes: usize, x: &GemvActivations, out: &mut [f32])
         for (k, two) in x.pairs.chunks(2).enumerate() {
             for (j, pair) in two.iter().enumerate() {
                 let b = row.as_ptr().add((2 * k + j) * 2 * Q4_0_BYTES);
+                prefetch_ahead(b, 2 * Q4_0_BYTES);
                 let first = _mm512_broadcast_i32x4(_mm_loadu_si128(b.add(2).cast()));
                 let second = _mm512_broadcast_i32x4(_mm_loadu_si128(b.add(2 + Q4_0_BYTES).cast()));
                 let both = _mm512_mask_blend_epi64(0b1100_1100, first, second);
@@ -141,6 +143,7 @@ unsafe fn q4k_rows(w: &[u8], row_bytes: usize, x: &[BlockQ8K], out: &mut [f32]) 
         let mut mins = _mm256_setzero_ps();
         for (b, y) in x.iter().enumerate() {
             let p = row.as_ptr().add(b * Q4K_BYTES);
+            prefetch_ahead(p, Q4K_BYTES);
             let (scales, coefs) = k4_scales(p.add(4));
             let scales = _mm512_castsi256_si512(scales);
             let mut sum = [_mm512_setzero_si512(); 2];

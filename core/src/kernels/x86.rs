@@ -114,6 +114,21 @@ x86_avx2_entry!(q5_0_avx2, signed_blocks::<Q5_0>, BlockQ8_0);
 x86_entry!(q5_1_avx2, q5_1_vnni, affine_blocks::<Q5_1>, BlockQ8_0);
 x86_avx2_entry!(q8_0_avx2, signed_blocks::<Q8_0>, BlockQ8_0);
 
+/// How far ahead of its reads a decode kernel asks for weights: past the next row of the
+/// widest matrix. The hardware prefetcher alone left one core near 20 GB/s; 16 KB ahead,
+/// 2B-shaped Q4_0 decode went from 15.2 to 17.8 tok/s on one thread (8-64 KB measured alike,
+/// 0.5-2 KB less).
+const PREFETCH_AHEAD: usize = 16 << 10;
+
+/// Asks for the cache lines of `bytes` bytes starting [`PREFETCH_AHEAD`] past `p`. A prefetch
+/// never faults, so the address may lie past the weights.
+#[inline(always)]
+pub(super) unsafe fn prefetch_ahead(p: *const u8, bytes: usize) {
+    for line in (0..bytes).step_by(64) {
+        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(PREFETCH_AHEAD + line).cast());
+    }
+}
+
 /// An f16 read from possibly unaligned bytes, broadcast to 8 f32 lanes.
 #[inline(always)]
 pub(super) unsafe fn f16x8(p: *const u8) -> __m256 {

@@ -9,7 +9,7 @@
 
 use std::arch::x86_64::*;
 
-use super::x86::{hsum, signed_step, Block32, Tier, Vnni, Q4_0, Q5_0, Q8_0};
+use super::x86::{hsum, prefetch_ahead, signed_step, Block32, Tier, Vnni, Q4_0, Q5_0, Q8_0};
 use super::*;
 
 x86_vnni_entry!(q4_0_vnni, blocks512::<Vnni, Q4_0>, BlockQ8_0);
@@ -127,6 +127,7 @@ unsafe fn blocks512<T: Tier, B: Block512, const N: usize>(
     let mut a1 = [_mm512_setzero_ps(); N];
     let mut b = 0;
     while b + 4 <= nb {
+        prefetch_ahead(w.as_ptr().add(b * B::BYTES), 4 * B::BYTES);
         step2::<B, N>(w.as_ptr(), b, &ys, &mut a0);
         step2::<B, N>(w.as_ptr(), b + 2, &ys, &mut a1);
         b += 4;

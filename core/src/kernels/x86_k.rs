@@ -11,7 +11,7 @@
 
 use std::arch::x86_64::*;
 
-use super::x86::{f16x8, hsum, Avx2, Tier, Vnni};
+use super::x86::{f16x8, hsum, prefetch_ahead, Avx2, Tier, Vnni};
 use super::*;
 
 x86_entry!(q2k_avx2, q2k_vnni, k_blocks::<Q2K>, BlockQ8K);
@@ -63,6 +63,7 @@ unsafe fn k_blocks<T: Tier, K: KQuant, const N: usize>(
     let ys: [*const BlockQ8K; N] = std::array::from_fn(|r| xs[r].as_ptr());
     let mut acc = [_mm256_setzero_ps(); N];
     for b in 0..nb {
+        prefetch_ahead(w.as_ptr().add(b * K::BYTES), K::BYTES);
         let s = K::decode(w.as_ptr().add(b * K::BYTES));
         let scales = [
             _mm256_permute4x64_epi64::<0x44>(s.scale),
