@@ -171,7 +171,8 @@ struct GroupQ6K {
 }
 
 thread_local! {
-    /// A group's transposed blocks during a product (288 KB for 16384 Q4_0 columns).
+    /// A group's transposed blocks during a product (295 KB for 16384 Q4_0 columns, 330 KB
+    /// for Q6_K).
     static SCRATCH: RefCell<Vec<__m512i>> = const { RefCell::new(Vec::new()) };
 }
 
