@@ -205,6 +205,7 @@ impl<'a> QMatrix<'a> {
         if let Some(ty) = self.lane_type().filter(|_| n > 1) {
             return self.matmul_lanes(ty, input, y, pool);
         }
+        // SAFETY (the kernel calls below): `gemv::available` checked the CPU.
         #[cfg(target_arch = "x86_64")]
         if n == 1 && gemv::available() {
             if self.dtype == DType::Q4_0 && (self.cols / kernels::QK8_0).is_multiple_of(2) {

@@ -2,13 +2,13 @@
 //!
 //! The weights stay unsigned nibbles and `vpdpbusd` multiplies them as they are; each block's
 //! offset, `-8 · Σy · dy`, is prepared with the activations and meets the weight scale in a
-//! small side sum. Against the one-row kernel this drops the sign trick and all but one
-//! cross-lane shuffle per block pair, which bounded it: 2B-shaped Q4_0 decode went from 13.7
-//! to 15.4 tok/s on one thread.
+//! small side sum. Against the one-row kernel this drops the sign trick and the per-token
+//! rearranging of the activations: 2B-shaped Q4_0 decode went from 13.7 to 15.4 tok/s on one
+//! thread.
 //!
 //! Q4_K takes the Q8_K activations as they are: a super-block's 32-byte runs of nibbles are
-//! broadcast and shifted into both sub-blocks at once, so each 64 quants cost one shuffle (the
-//! spread of their two scales) where the 256-bit kernel pays two.
+//! broadcast and shifted into both sub-blocks at once, so each 64 quants need one spread of
+//! their two scales, where the 256-bit kernel needs two.
 
 use std::arch::x86_64::*;
 
@@ -76,8 +76,8 @@ pub unsafe fn q4_0(w: &[u8], x: &GemvActivations, out: &mut [f32]) {
     rows(w, row_bytes, x, out)
 }
 
-/// Cross-lane shuffles bound the one-row kernel (five or six per block pair); this one has
-/// one: the 16-byte loads broadcast, a blend and a 64-bit shift place the nibbles.
+/// The nibbles of a block pair come from two 16-byte loads, a blend and a 64-bit shift, in
+/// the order the prepared activations follow.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,f16c,fma")]
 unsafe fn rows(w: &[u8], row_bytes: usize, x: &GemvActivations, out: &mut [f32]) {
     let spread = _mm512_set_epi32(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0);
