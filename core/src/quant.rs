@@ -18,7 +18,7 @@ use crate::kernels;
 #[cfg(target_arch = "x86_64")]
 use crate::kernels::gemv::{self, GemvActivations};
 #[cfg(target_arch = "x86_64")]
-use crate::kernels::lanes::{self, ActBlock, ActSuper, LaneActivations, LaneType};
+use crate::kernels::lanes::{self, ActBlock, ActSuper, LaneActivations, LaneInput, LaneType};
 use std::sync::OnceLock;
 
 use crate::threads::{SharedMut, ThreadPool};
@@ -337,25 +337,33 @@ impl<'a> QMatrix<'a> {
     /// per lane.
     #[cfg(target_arch = "x86_64")]
     fn matmul_lanes(&self, ty: LaneType, input: &Input, y: &mut [f32], pool: &ThreadPool) {
-        let (data, row_bytes, rows) = (self.data, self.row_bytes(), self.rows);
+        if ty.is_k() {
+            self.lane_groups(ty, input.k_lanes(pool), y, pool)
+        } else {
+            self.lane_groups(ty, input.lanes(ty, pool), y, pool)
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn lane_groups<A: LaneInput + Sync>(
+        &self,
+        ty: LaneType,
+        acts: &LaneActivations<A>,
+        y: &mut [f32],
+        pool: &ThreadPool,
+    ) {
+        let row_bytes = self.row_bytes();
         let chunks = self.row_chunks(pool, lanes::GROUP);
         let out = SharedMut::new(y);
-        let run = |group: &(dyn Fn(usize, *mut f32) + Sync)| {
-            pool.run(chunks.count(), &|task| {
-                for r0 in chunks.range(task).step_by(lanes::GROUP) {
-                    group(r0, out.at(r0));
-                }
-            })
-        };
-        // SAFETY: `lane_type` checked the CPU and that groups are whole; each task owns its
-        // rows, for every token.
-        if ty.is_k() {
-            let acts = input.k_lanes(pool);
-            run(&|r0, y| unsafe { lanes::group_product_k(ty, data, row_bytes, r0, acts, y, rows) });
-        } else {
-            let acts = input.lanes(ty, pool);
-            run(&|r0, y| unsafe { lanes::group_product(ty, data, row_bytes, r0, acts, y, rows) });
-        }
+        pool.run(chunks.count(), &|task| {
+            for r0 in chunks.range(task).step_by(lanes::GROUP) {
+                // SAFETY: `lane_type` checked the CPU and that groups are whole; each task owns
+                // its rows, for every token.
+                unsafe {
+                    lanes::group_product(ty, self.data, row_bytes, r0, acts, out.at(r0), self.rows)
+                };
+            }
+        });
     }
 
     /// Decode's Q4_0 and Q4_K products on AVX-512 VNNI: `kernel` fills the outputs of the

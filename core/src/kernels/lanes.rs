@@ -177,55 +177,75 @@ thread_local! {
 }
 
 /// `y[t · stride + j]` = row `r0 + j` of `w` (rows of `row_bytes`) · activation row `t`, for
-/// the sixteen rows of a group and every activation row; Q4_0, Q5_0 and Q8_0 weights.
+/// the sixteen rows of a group and every activation row. Q4_0, Q5_0 and Q8_0 weights take
+/// [`ActBlock`] activations, Q4_K and Q6_K take [`ActSuper`].
 ///
 /// # Safety
 /// The CPU passes [`available`]; rows `r0..r0 + 16` exist in `w` with one `ty` block per
 /// activation block; `y` is valid for writes at those indices.
-pub unsafe fn group_product(
+pub unsafe fn group_product<A: LaneInput>(
     ty: LaneType,
     w: &[u8],
     row_bytes: usize,
     r0: usize,
-    acts: &LaneActivations<ActBlock>,
+    acts: &LaneActivations<A>,
     y: *mut f32,
     stride: usize,
 ) {
     debug_assert!((r0 + GROUP) * row_bytes <= w.len());
     let rows = Rows::new(w.as_ptr().add(r0 * row_bytes), row_bytes);
-    match ty {
-        LaneType::Q4_0 => product::<Q4, _>(rows, acts, y, stride),
-        LaneType::Q5_0 => product::<Q5, _>(rows, acts, y, stride),
-        LaneType::Q8_0 => product::<Q8, _>(rows, acts, y, stride),
-        LaneType::Q4K | LaneType::Q6K => unreachable!("K-quants take super-block activations"),
+    A::product(ty, rows, acts, y, stride)
+}
+
+/// Activation blocks of the lane kernels: each kind runs the weight types that take it.
+pub trait LaneInput: Sized {
+    /// # Safety
+    /// As for [`group_product`].
+    unsafe fn product(
+        ty: LaneType,
+        rows: Rows,
+        acts: &LaneActivations<Self>,
+        y: *mut f32,
+        stride: usize,
+    );
+}
+
+impl LaneInput for ActBlock {
+    unsafe fn product(
+        ty: LaneType,
+        rows: Rows,
+        acts: &LaneActivations<Self>,
+        y: *mut f32,
+        stride: usize,
+    ) {
+        match ty {
+            LaneType::Q4_0 => product::<Q4, _>(rows, acts, y, stride),
+            LaneType::Q5_0 => product::<Q5, _>(rows, acts, y, stride),
+            LaneType::Q8_0 => product::<Q8, _>(rows, acts, y, stride),
+            LaneType::Q4K | LaneType::Q6K => unreachable!("K-quants take super-block activations"),
+        }
     }
 }
 
-/// As [`group_product`], for Q4_K and Q6_K weights.
-///
-/// # Safety
-/// As for [`group_product`].
-pub unsafe fn group_product_k(
-    ty: LaneType,
-    w: &[u8],
-    row_bytes: usize,
-    r0: usize,
-    acts: &LaneActivations<ActSuper>,
-    y: *mut f32,
-    stride: usize,
-) {
-    debug_assert!((r0 + GROUP) * row_bytes <= w.len());
-    let rows = Rows::new(w.as_ptr().add(r0 * row_bytes), row_bytes);
-    match ty {
-        LaneType::Q4K => product::<Q4K, _>(rows, acts, y, stride),
-        LaneType::Q6K => product::<Q6K, _>(rows, acts, y, stride),
-        _ => unreachable!("32-element types take block activations"),
+impl LaneInput for ActSuper {
+    unsafe fn product(
+        ty: LaneType,
+        rows: Rows,
+        acts: &LaneActivations<Self>,
+        y: *mut f32,
+        stride: usize,
+    ) {
+        match ty {
+            LaneType::Q4K => product::<Q4K, _>(rows, acts, y, stride),
+            LaneType::Q6K => product::<Q6K, _>(rows, acts, y, stride),
+            _ => unreachable!("32-element types take block activations"),
+        }
     }
 }
 
 /// Sixteen weight rows: the first one's address and the byte offset of each.
 #[derive(Clone, Copy)]
-struct Rows {
+pub struct Rows {
     base: *const u8,
     row_bytes: usize,
     offsets: __m512i,

@@ -477,12 +477,29 @@ fn detected_is_the_best_available() {
     );
 }
 
+/// Every activation row against `rows` weight rows through the lane kernels, in the layout
+/// a matmul writes (token-major).
+#[cfg(target_arch = "x86_64")]
+fn lane_products<A: super::lanes::LaneInput>(
+    ty: super::lanes::LaneType,
+    weights: &[u8],
+    rows: usize,
+    x: &super::lanes::LaneActivations<A>,
+) -> Vec<f32> {
+    use super::lanes::{group_product, GROUP};
+    let row_bytes = weights.len() / rows;
+    let mut y = vec![f32::NAN; x.rows() * rows];
+    for r0 in (0..rows).step_by(GROUP) {
+        // SAFETY: the caller checked the CPU; the rows and outputs exist.
+        unsafe { group_product(ty, weights, row_bytes, r0, x, y[r0..].as_mut_ptr(), rows) };
+    }
+    y
+}
+
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn lane_groups_match_the_scalar_kernels_whatever_tokens_share_a_product() {
-    use super::lanes::{
-        available, group_product, group_product_k, LaneActivations, LaneType, GROUP,
-    };
+    use super::lanes::{available, LaneActivations, LaneType, GROUP};
     if !available() {
         return;
     }
@@ -505,39 +522,27 @@ fn lane_groups_match_the_scalar_kernels_whatever_tokens_share_a_product() {
         let nb = cols / w.block_len();
         let row_bytes = nb * w.bytes();
         // The products of tokens `ts` with every row, through the lane kernels.
-        let lanes = |ts: &[usize]| {
-            let mut y = vec![f32::NAN; ts.len() * rows];
-            for r0 in (0..rows).step_by(GROUP) {
-                let y = y[r0..].as_mut_ptr();
-                // SAFETY: the CPU passed `available`; the rows and outputs exist.
-                unsafe {
-                    match &acts[0] {
-                        Act::Q8_0(_) => {
-                            let x: Vec<BlockQ8_0> = ts
-                                .iter()
-                                .flat_map(|&t| match &acts[t] {
-                                    Act::Q8_0(q) => q.clone(),
-                                    Act::Q8K(_) => unreachable!(),
-                                })
-                                .collect();
-                            let x = LaneActivations::new(ty, &x, nb);
-                            group_product(ty, &weights, row_bytes, r0, &x, y, rows)
-                        }
-                        Act::Q8K(_) => {
-                            let x: Vec<BlockQ8K> = ts
-                                .iter()
-                                .flat_map(|&t| match &acts[t] {
-                                    Act::Q8K(q) => q.clone(),
-                                    Act::Q8_0(_) => unreachable!(),
-                                })
-                                .collect();
-                            let x = LaneActivations::new_k(&x, nb);
-                            group_product_k(ty, &weights, row_bytes, r0, &x, y, rows)
-                        }
-                    }
-                }
+        let lanes = |ts: &[usize]| match &acts[0] {
+            Act::Q8_0(_) => {
+                let x: Vec<BlockQ8_0> = ts
+                    .iter()
+                    .flat_map(|&t| match &acts[t] {
+                        Act::Q8_0(q) => q.clone(),
+                        Act::Q8K(_) => unreachable!(),
+                    })
+                    .collect();
+                lane_products(ty, &weights, rows, &LaneActivations::new(ty, &x, nb))
             }
-            y
+            Act::Q8K(_) => {
+                let x: Vec<BlockQ8K> = ts
+                    .iter()
+                    .flat_map(|&t| match &acts[t] {
+                        Act::Q8K(q) => q.clone(),
+                        Act::Q8_0(_) => unreachable!(),
+                    })
+                    .collect();
+                lane_products(ty, &weights, rows, &LaneActivations::new_k(&x, nb))
+            }
         };
         let together = lanes(&(0..n).collect::<Vec<_>>());
         for t in 0..n {
