@@ -210,11 +210,11 @@ impl<'a> QMatrix<'a> {
         if n == 1 && gemv::available() {
             if self.dtype == DType::Q4_0 && (self.cols / kernels::QK8_0).is_multiple_of(2) {
                 let acts = input.gemv(pool);
-                return self.matmul_gemv(y, pool, &|w, out| unsafe { gemv::q4_0(w, acts, out) });
+                return self.matmul_rows(y, pool, &|w, out| unsafe { gemv::q4_0(w, acts, out) });
             }
             if self.dtype == DType::Q4K {
                 let acts = input.q8k(pool);
-                return self.matmul_gemv(y, pool, &|w, out| unsafe { gemv::q4k(w, acts, out) });
+                return self.matmul_rows(y, pool, &|w, out| unsafe { gemv::q4k(w, acts, out) });
             }
         }
         match self.dtype {
@@ -282,6 +282,9 @@ impl<'a> QMatrix<'a> {
         pool: &ThreadPool,
         dot: fn(&[u8], &[&[A]], &mut [f32]),
     ) {
+        if n == 1 {
+            return self.matmul_rows(y, pool, &|w, out| dot(w, &[xq], out));
+        }
         // One activation block per weight block: Q8_0 for 32-element types, Q8_K for K-quants.
         let act_len = self.cols / self.dtype.block_len();
         let row_bytes = self.row_bytes();
@@ -290,13 +293,6 @@ impl<'a> QMatrix<'a> {
         let rows = self.rows;
         pool.run(chunks.count(), &|task| {
             let row_range = chunks.range(task);
-            if n == 1 {
-                // Decode: the task's rows in one call, and straight into their outputs.
-                let w = &self.data[row_range.start * row_bytes..row_range.end * row_bytes];
-                // SAFETY: each task owns rows r of its range.
-                let o = unsafe { out.slice_mut(row_range.start, row_range.len()) };
-                return dot(w, &[xq], o);
-            }
             for (tile_index, tile) in xq.chunks(TOKEN_TILE * act_len).enumerate() {
                 for r in row_range.clone() {
                     let wr = &self.data[r * row_bytes..(r + 1) * row_bytes];
@@ -366,10 +362,8 @@ impl<'a> QMatrix<'a> {
         });
     }
 
-    /// Decode's Q4_0 and Q4_K products on AVX-512 VNNI: `kernel` fills the outputs of the
-    /// weight rows it is given.
-    #[cfg(target_arch = "x86_64")]
-    fn matmul_gemv(
+    /// Decode's products: each task's weight rows go to `kernel` in one call, with their outputs.
+    fn matmul_rows(
         &self,
         y: &mut [f32],
         pool: &ThreadPool,
