@@ -12,7 +12,7 @@
 
 use std::arch::x86_64::*;
 
-use super::x86::prefetch_ahead;
+use super::x86::{hsum, prefetch_ahead};
 use super::x86_k::k4_scales;
 use super::{BlockQ8K, BlockQ8_0, Q4K_BYTES, Q4_0_BYTES, QK8_0};
 
@@ -165,12 +165,6 @@ unsafe fn q4k_rows(w: &[u8], row_bytes: usize, x: &[BlockQ8K], out: &mut [f32]) 
             let m = _mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, coefs));
             mins = _mm256_fmadd_ps(m, _mm256_set1_ps(dmin), mins);
         }
-        let m = _mm_add_ps(
-            _mm256_castps256_ps128(mins),
-            _mm256_extractf128_ps::<1>(mins),
-        );
-        let m = _mm_add_ps(m, _mm_movehl_ps(m, m));
-        let m = _mm_cvtss_f32(_mm_add_ss(m, _mm_movehdup_ps(m)));
-        *o = _mm512_reduce_add_ps(acc) - m;
+        *o = _mm512_reduce_add_ps(acc) - hsum(mins);
     }
 }
