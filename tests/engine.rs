@@ -248,16 +248,14 @@ fn a_streamed_request_equals_the_blocking_one_and_cancels_on_drop() {
 
 #[test]
 fn a_listener_that_refuses_text_cancels_the_request() {
-    struct Refuse(mpsc::Sender<Event>);
+    struct Refuse(Collect);
     impl Listener for Refuse {
         fn on_text(&mut self, text: &str) -> bool {
-            let _ = self.0.send(Event::Text(text.to_owned()));
+            self.0.on_text(text);
             false
         }
         fn on_finish(self: Box<Self>, result: gemkit::Result<Reply>) {
-            let _ = self
-                .0
-                .send(Event::Finish(result.map_err(|e| e.to_string())));
+            Box::new(self.0).on_finish(result);
         }
     }
     let engine = engine(ModelOptions::default());
@@ -267,7 +265,7 @@ fn a_listener_that_refuses_text_cancels_the_request() {
             None,
             "Once upon a time",
             &greedy_options(100),
-            Box::new(Refuse(tx)),
+            Box::new(Refuse(Collect(tx))),
         )
         .unwrap();
     let (text, result) = collect(&rx);
