@@ -14,6 +14,13 @@ use crate::model::{Config, KvType};
 /// piece, offsets, attributes and hash-map slot (about 30 on Gemma 3's 262k-token vocabulary).
 const TOKENIZER_BYTES_PER_TOKEN: u64 = 32;
 
+/// Per weight column, the transposed row group each compute thread keeps for prefill (the
+/// lane kernels run on x86 only).
+#[cfg(target_arch = "x86_64")]
+const LANE_SCRATCH_PER_COLUMN: u64 = crate::kernels::lanes::SCRATCH_BYTES_PER_COLUMN;
+#[cfg(not(target_arch = "x86_64"))]
+const LANE_SCRATCH_PER_COLUMN: u64 = 0;
+
 /// The memory a model takes, as plain numbers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemoryEstimate {
@@ -35,6 +42,7 @@ pub(crate) struct CostModel<'a> {
     pub config: &'a Config,
     pub kv_type: KvType,
     pub prefill_chunk: usize,
+    pub threads: usize,
     pub tokenizer_bytes: u64,
     pub weights_bytes: u64,
 }
@@ -67,12 +75,16 @@ impl CostModel<'_> {
             + 2 * kv
             + 2 * c.n_ff as u64
             + (c.ropes.len() * c.head_dim) as u64;
-        // The widest matmul input quantized: Q8_0 blocks (34 bytes per 32 values), and for
-        // the tile kernels a block pair of 192 bytes per 64 values.
-        let quantized = (c.n_ff.max(c.n_embd) as u64 * (34 + 96)).div_ceil(32);
+        // The widest matmul input quantized, in both families a file may mix: Q8_0 blocks and
+        // the lane kernels' form of them (34 and 40 bytes per 32 values), Q8_K super-blocks
+        // and theirs (292 and 340 bytes per 256).
+        let widest = c.n_ff.max(c.n_embd) as u64;
+        let quantized = (widest * ((34 + 40) * 8 + 292 + 340)).div_ceil(256);
         // Logits of one token, plus the sampler's candidates (id and probability) over them.
         let logits = c.vocab_size as u64 * (4 + 16);
-        n * (per_token * 4 + quantized) + logits
+        // Each compute thread keeps the lane kernels' transposed weights of one row group.
+        let lanes = self.threads as u64 * widest * LANE_SCRATCH_PER_COLUMN;
+        n * (per_token * 4 + quantized) + logits + lanes
     }
 
     pub fn estimate(&self, context: usize) -> MemoryEstimate {

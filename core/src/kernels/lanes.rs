@@ -170,6 +170,12 @@ struct GroupQ6K {
     d: __m512,
 }
 
+/// The most scratch a group takes per weight column: Q6_K's, the largest transposed block
+/// for its 256 columns.
+pub const SCRATCH_BYTES_PER_COLUMN: u64 = (std::mem::size_of::<GroupQ6K>() as u64).div_ceil(256);
+const _: () = assert!(std::mem::size_of::<GroupQ4K>() <= std::mem::size_of::<GroupQ6K>());
+const _: () = assert!(8 * std::mem::size_of::<GroupBlock>() <= std::mem::size_of::<GroupQ6K>());
+
 thread_local! {
     /// A group's transposed blocks during a product (295 KB for 16384 Q4_0 columns, 330 KB
     /// for Q6_K).

@@ -134,7 +134,7 @@ impl Model {
         let mut config = read_config(&file)?;
         Weights::locate(&file, &mut config)?;
         let context = checked_context(&config, options)?;
-        let costs = cost_model(&file, &config, options);
+        let costs = cost_model(&file, &config, options, checked_threads(options)?);
         Ok(costs.estimate(fit_context(&costs, context, options)?))
     }
 
@@ -144,18 +144,10 @@ impl Model {
         let mut config = read_config(&file)?;
         let weights = Weights::locate(&file, &mut config)?;
         let context = checked_context(&config, options)?;
-        let costs = cost_model(&file, &config, options);
+        let threads = checked_threads(options)?;
+        let costs = cost_model(&file, &config, options, threads);
         let context = fit_context(&costs, context, options)?;
         let estimate = costs.estimate(context);
-        let threads = match options.threads {
-            Some(n) if (1..=MAX_THREADS).contains(&n) => n,
-            Some(n) => {
-                return Err(Error::InvalidArgument(format!(
-                    "threads must be 1 to {MAX_THREADS}, not {n}"
-                )))
-            }
-            None => crate::cpu::default_threads(),
-        };
         let tokenizer = match &options.tokenizer_json {
             Some(json) => Tokenizer::from_tokenizer_json(json)?,
             None => crate::vocab::tokenizer_from_gguf(&file)?,
@@ -332,9 +324,26 @@ fn checked_context(config: &Config, options: &ModelOptions) -> Result<usize> {
     Ok(context)
 }
 
-fn cost_model<'a>(file: &Gguf, config: &'a Config, options: &ModelOptions) -> CostModel<'a> {
+/// The compute threads `options` ask for, or the performance cores.
+fn checked_threads(options: &ModelOptions) -> Result<usize> {
+    match options.threads {
+        Some(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        Some(n) => Err(Error::InvalidArgument(format!(
+            "threads must be 1 to {MAX_THREADS}, not {n}"
+        ))),
+        None => Ok(crate::cpu::default_threads()),
+    }
+}
+
+fn cost_model<'a>(
+    file: &Gguf,
+    config: &'a Config,
+    options: &ModelOptions,
+    threads: usize,
+) -> CostModel<'a> {
     CostModel {
         config,
+        threads,
         kv_type: options.kv_type,
         prefill_chunk: options.prefill_chunk,
         tokenizer_bytes: CostModel::tokenizer_bytes(file, config.vocab_size),
