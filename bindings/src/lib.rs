@@ -5,6 +5,7 @@
 //! type, [`GemKitError`].
 
 mod chat;
+mod digest;
 mod engine;
 mod error;
 mod generation;
@@ -13,6 +14,7 @@ mod options;
 mod records;
 
 pub use chat::Chat;
+pub use digest::{sha256_file, Sha256};
 pub use engine::{estimate_memory, Engine, Prefix};
 pub use error::{CallbackError, GemKitError};
 pub use generation::{CancelToken, GenerationHandle, TokenListener};

@@ -3,6 +3,7 @@
 mod chat;
 mod control;
 mod cpu;
+mod digest;
 mod dtype;
 mod engine;
 mod error;
@@ -25,6 +26,7 @@ mod worker;
 pub use chat::{Chat, ChatOptions, ContextFullPolicy, Message, Role};
 pub use control::{CancelToken, WhenBusy};
 pub use cpu::default_threads;
+pub use digest::{sha256_file, Sha256};
 pub use dtype::DType;
 pub use engine::{Engine, Prefix};
 pub use error::{Error, Result};
