@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::mpsc;
 
-use gemkit::sampling::{argmax, SamplingParams};
+use gemkit::{argmax, SamplingParams};
 use gemkit::{
     CancelToken, Chat, ChatOptions, ContextFullPolicy, Engine, Error, FinishReason,
     GenerateOptions, Logits, Message, ModelOptions, Reply, Role,

@@ -4,7 +4,7 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use gemkit::sampling::SamplingParams;
+use gemkit::SamplingParams;
 use gemkit::{
     CancelToken, ChatOptions, Engine, Error, FinishReason, GenerateOptions, Listener, ModelOptions,
     Reply, SegmentKind, WhenBusy,

@@ -60,7 +60,7 @@ pub fn greedy(model: &Model, cache: &mut KvCache, prompt: &[u32], n: usize) -> V
     let mut logits = model.forward(cache, prompt, Logits::Last).expect("prefill");
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
-        let id = gemkit::sampling::argmax(&logits) as u32;
+        let id = gemkit::argmax(&logits) as u32;
         out.push(id);
         if i + 1 < n {
             logits = model.forward(cache, &[id], Logits::Last).expect("decode");

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use gemkit::sampling::argmax;
+use gemkit::argmax;
 use gemkit::{Logits, Model, ModelOptions};
 use gemkit_tests::{greedy, ids, read_json, real_model_path};
 

@@ -154,7 +154,7 @@ impl From<GenerateOptions> for gemkit::GenerateOptions {
         let s = o.sampling;
         gemkit::GenerateOptions {
             max_tokens: o.max_tokens as usize,
-            sampling: gemkit::sampling::SamplingParams {
+            sampling: gemkit::SamplingParams {
                 temperature: s.temperature,
                 top_k: s.top_k as usize,
                 top_p: s.top_p,

@@ -1,42 +1,37 @@
 #![doc = include_str!("../../README.md")]
+//!
+//! The crate is layered (see ARCHITECTURE.md): `api` over `generate` over `model` over
+//! `runtime` over `kernels`, with `gguf`, `tokenizer` and `dtype` as leaves. Every `use`
+//! points down; `scripts/check-layers.py` checks it in `make test`.
 
-mod chat;
-mod control;
-mod cpu;
+mod api;
 mod digest;
 mod dtype;
-mod engine;
 mod error;
 mod generate;
 pub mod gguf;
-pub mod info;
-pub mod kernels;
-mod memory;
+mod kernels;
 mod model;
-mod proofread;
-mod quant;
-pub mod sampling;
-mod snapshot;
-mod stop;
-mod threads;
+mod runtime;
 pub mod tokenizer;
-mod vocab;
-mod worker;
 
-pub use chat::{Chat, ChatOptions, ContextFullPolicy, Message, Role};
-pub use control::{CancelToken, WhenBusy};
-pub use cpu::default_threads;
+pub use api::chat::Chat;
+pub use api::conversation::{ChatOptions, ContextFullPolicy, Message, Role};
+pub use api::engine::Engine;
+pub use api::proofread::{diff, Proofread, Segment, SegmentKind};
+pub use api::shared::Prefix;
+pub use api::worker::{GenerationHandle, Listener};
 pub use digest::{sha256_file, Sha256};
 pub use dtype::DType;
-pub use engine::{Engine, Prefix};
 pub use error::{Error, Result};
+pub use generate::sampling::{argmax, SamplingParams};
 pub use generate::{FinishReason, GenerateOptions, Reply, Stats};
-pub use memory::MemoryEstimate;
 pub use model::{
-    read_config, Arch, Config, KvCache, KvType, LayerConfig, Logits, Model, ModelOptions,
-    RopeConfig,
+    read_config, Arch, Config, KvCache, KvType, LayerConfig, Logits, MemoryEstimate, Model,
+    ModelInfo, ModelOptions, RopeConfig,
 };
-pub use proofread::{diff, Proofread, Segment, SegmentKind};
-pub use quant::Precision;
+pub use runtime::control::{CancelToken, WhenBusy};
+pub use runtime::cpu::default_threads;
+pub use runtime::matmul::Precision;
+pub use runtime::process::ProcessMemory;
 pub use tokenizer::Tokenizer;
-pub use worker::{GenerationHandle, Listener};

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use gemkit::info::ProcessMemory;
+use gemkit::ProcessMemory;
 use gemkit::{Logits, Model, ModelOptions};
 use serde_json::json;
 
@@ -70,14 +70,14 @@ pub fn bench(args: &Args) -> Result<serde_json::Value, String> {
             .forward(&mut cache, &prompt, Logits::Last)
             .map_err(|e| e.to_string())?;
         let prefill = start.elapsed();
-        let mut next = gemkit::sampling::argmax(&logits) as u32;
+        let mut next = gemkit::argmax(&logits) as u32;
         let ttft = start.elapsed();
         let decode_start = Instant::now();
         for _ in 1..gen_tokens {
             logits = model
                 .forward(&mut cache, &[next], Logits::Last)
                 .map_err(|e| e.to_string())?;
-            next = gemkit::sampling::argmax(&logits) as u32;
+            next = gemkit::argmax(&logits) as u32;
         }
         let decode = decode_start.elapsed();
         if let (Some(p), Some(now)) = (peak, ProcessMemory::current()) {

@@ -5,9 +5,9 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use gemkit::info::{ModelInfo, ProcessMemory};
-use gemkit::sampling::SamplingParams;
+use gemkit::SamplingParams;
 use gemkit::{CancelToken, Engine, GenerateOptions, Logits, Model, ModelOptions, Reply};
+use gemkit::{ModelInfo, ProcessMemory};
 use serde_json::json;
 
 use crate::args::Args;

@@ -4,13 +4,24 @@
 //! carry their +1, embeddings scale by sqrt(n_embd) in f32, queries scale after RoPE,
 //! attention soft-caps before the mask, GQA maps query head h to KV head h / group.
 
-use super::config::Config;
-use super::kv_cache::{KvCache, LayerCache};
-use super::rope::RopeAngles;
-use super::weights::{LayerWeights, Weight};
-use super::Model;
-use crate::quant::{Input, QMatrix};
-use crate::threads::SharedMut;
+use crate::gguf::Gguf;
+use crate::model::config::Config;
+use crate::model::kv_cache::{KvCache, LayerCache};
+use crate::model::rope::{Rope, RopeAngles};
+use crate::model::weights::{LayerWeights, Weight, Weights};
+use crate::runtime::matmul::{dot_f32, Input, Precision, QMatrix};
+use crate::runtime::threads::{SharedMut, ThreadPool};
+
+/// The network of a loaded model: its config, where its weights lie in the mapped file, the
+/// RoPE bases and the compute threads, and how to run tokens through them.
+pub(crate) struct Network {
+    pub file: Gguf,
+    pub config: Config,
+    pub weights: Weights,
+    pub ropes: Vec<Rope>,
+    pub pool: ThreadPool,
+    pub precision: Precision,
+}
 
 /// One layer's attention, split into tasks (see [`Model::attend`]).
 struct AttendTasks<'a> {
@@ -78,8 +89,7 @@ impl AttendTasks<'_> {
             for t in 0..t1 - t0 {
                 if visible(t).contains(&i) {
                     for h in 0..heads_per_task {
-                        scores[(t * heads_per_task + h) * len + i] =
-                            crate::quant::dot_f32(query(t, h), row);
+                        scores[(t * heads_per_task + h) * len + i] = dot_f32(query(t, h), row);
                     }
                 }
             }
@@ -220,7 +230,7 @@ fn softcap(values: &mut [f32], cap: f32) {
     }
 }
 
-impl Model {
+impl Network {
     fn matrix(&self, w: &Weight) -> QMatrix<'_> {
         w.view(self.file.bytes())
     }

@@ -7,7 +7,7 @@ use half::slice::HalfFloatSliceExt;
 
 use super::config::Config;
 use crate::error::Result;
-use crate::memory::{ring_slots, zeroed_vec, Reservation};
+use crate::runtime::budget::{zeroed_vec, Reservation};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvType {
@@ -167,6 +167,25 @@ pub struct KvCache {
     context: usize,
     kind: KvType,
     _reservation: Reservation,
+}
+
+/// Positions a layer's KV cache keeps: all of them, or for a sliding layer its window plus
+/// one prefill chunk (so a chunk's first query still sees its whole window).
+fn ring_slots(window: Option<usize>, context: usize, prefill_chunk: usize) -> usize {
+    match window {
+        Some(w) => context.min(w + prefill_chunk - 1),
+        None => context,
+    }
+}
+
+/// The bytes [`KvCache::new`] allocates for these arguments: the memory estimate's figure.
+pub(crate) fn cache_bytes(config: &Config, kind: KvType, context: usize, chunk: usize) -> u64 {
+    let row = config.n_head_kv * config.head_dim;
+    config
+        .layers
+        .iter()
+        .map(|l| 2 * (ring_slots(l.window, context, chunk) * row * kind.elem_bytes()) as u64)
+        .sum()
 }
 
 impl KvCache {

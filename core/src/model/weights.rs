@@ -5,7 +5,7 @@ use super::config::Config;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::gguf::Gguf;
-use crate::quant::QMatrix;
+use crate::runtime::matmul::QMatrix;
 
 /// A matrix of `rows × cols` in the file at `offset..offset + size`.
 #[derive(Debug, Clone, Copy)]

@@ -11,17 +11,32 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::chat::{Chat, ChatOptions, ChatState, ContextFullPolicy, Message, Role, Template};
-use crate::engine::{Engine, EngineInner};
+use crate::api::conversation::{ChatOptions, ContextFullPolicy, Message, Role};
 use crate::error::{Error, Result};
-use crate::model::KvType;
+use crate::model::{KvCache, KvType, Model};
 
 const MAGIC: &[u8; 6] = b"GKCHAT";
 const VERSION: u16 = 1;
 
+/// What a saved chat holds, borrowed from the chat.
+pub(crate) struct ChatParts<'a> {
+    pub options: &'a ChatOptions,
+    pub messages: &'a [Message],
+    pub tokens: &'a [u32],
+    pub cache: &'a KvCache,
+}
+
+/// A chat read back from a file.
+pub(crate) struct SavedChat {
+    pub options: ChatOptions,
+    pub messages: Vec<Message>,
+    pub tokens: Vec<u32>,
+    pub cache: KvCache,
+}
+
 /// Identifies a model file: its length and a hash of everything before the tensor data.
-pub(crate) fn fingerprint(engine: &EngineInner) -> u64 {
-    let file = engine.model.gguf();
+fn fingerprint(model: &Model) -> u64 {
+    let file = model.gguf();
     let header = &file.bytes()[..file.layout.data_start.min(file.file_len())];
     // FNV-1a over 8-byte words: fast, and collisions do not matter against honest files.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ file.file_len() as u64;
@@ -51,28 +66,25 @@ impl Writer {
     }
 }
 
-impl Chat {
-    /// Writes the chat to `path` (through a temporary file, so an existing file is replaced
-    /// only by a complete one).
-    pub fn save(&self, path: &Path) -> Result<()> {
-        let print = fingerprint(self.engine());
-        let bytes = self.with_state(|s| encode(s, print))?;
-        let io = |source| Error::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".part");
-        let tmp = PathBuf::from(tmp);
-        let mut file = std::fs::File::create(&tmp).map_err(io)?;
-        file.write_all(&bytes)
-            .and_then(|_| file.sync_all())
-            .map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
-    }
+/// Writes `chat` to `path` through a temporary file, so an existing file is replaced only by a
+/// complete one.
+pub(crate) fn write(model: &Model, chat: &ChatParts, path: &Path) -> Result<()> {
+    let bytes = encode(chat, fingerprint(model));
+    let io = |source| Error::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".part");
+    let tmp = PathBuf::from(tmp);
+    let mut file = std::fs::File::create(&tmp).map_err(io)?;
+    file.write_all(&bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
 }
 
-fn encode(s: &ChatState, fingerprint: u64) -> Vec<u8> {
+fn encode(s: &ChatParts, fingerprint: u64) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(
         s.cache.bytes() + 4 * s.tokens.len() + 1024,
     ));
@@ -97,7 +109,7 @@ fn encode(s: &ChatState, fingerprint: u64) -> Vec<u8> {
         ContextFullPolicy::Fail => 1,
     });
     w.u32(s.messages.len());
-    for m in &s.messages {
+    for m in s.messages {
         w.u8(match m.role {
             Role::User => 0,
             Role::Model => 1,
@@ -160,26 +172,22 @@ impl<'a> Reader<'a> {
     }
 }
 
-impl Engine {
-    /// Loads a chat saved by [`Chat::save`] with this model.
-    pub fn restore_chat(&self, path: &Path) -> Result<Chat> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Open {
-            path: path.to_owned(),
-            source,
-        })?;
-        let state = decode(
-            &self.inner,
-            &mut Reader {
-                bytes: &bytes,
-                path,
-            },
-        )?;
-        Ok(Chat::from_state(std::sync::Arc::clone(&self.inner), state))
-    }
+/// Reads a chat written by [`write`] for `model`, checking every length and id.
+pub(crate) fn read(model: &Model, path: &Path) -> Result<SavedChat> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    decode(
+        model,
+        &mut Reader {
+            bytes: &bytes,
+            path,
+        },
+    )
 }
 
-fn decode(engine: &EngineInner, r: &mut Reader) -> Result<ChatState> {
-    let model = &engine.model;
+fn decode(model: &Model, r: &mut Reader) -> Result<SavedChat> {
     if r.take(6, "the header")? != MAGIC {
         return Err(r.bad("not a GemKit chat file"));
     }
@@ -189,7 +197,7 @@ fn decode(engine: &EngineInner, r: &mut Reader) -> Result<ChatState> {
             "version {version}; this GemKit reads version {VERSION}"
         )));
     }
-    if r.u64("the header")? != fingerprint(engine) {
+    if r.u64("the header")? != fingerprint(model) {
         return Err(r.bad("it was saved with a different model"));
     }
     let mut cache = model.new_cache()?;
@@ -276,7 +284,7 @@ fn decode(engine: &EngineInner, r: &mut Reader) -> Result<ChatState> {
         return Err(r.bad("it has trailing bytes"));
     }
     cache.set_len(len);
-    Ok(ChatState {
+    Ok(SavedChat {
         options: ChatOptions {
             system,
             context_full,
@@ -284,7 +292,5 @@ fn decode(engine: &EngineInner, r: &mut Reader) -> Result<ChatState> {
         messages,
         tokens,
         cache,
-        template: Template::new(model.tokenizer())?,
-        base: None,
     })
 }

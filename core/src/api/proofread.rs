@@ -2,12 +2,15 @@
 //! what changed, ready to underline. The instruction is prefilled once (a prefix), so each
 //! request prefills only the user's text.
 
-use crate::chat::ChatOptions;
-use crate::control::CancelToken;
-use crate::engine::Engine;
+use std::sync::Arc;
+
+use crate::api::chat::Chat;
+use crate::api::conversation::ChatOptions;
+use crate::api::shared::EngineInner;
 use crate::error::Result;
+use crate::generate::sampling::SamplingParams;
 use crate::generate::{FinishReason, GenerateOptions, Stats};
-use crate::sampling::SamplingParams;
+use crate::runtime::control::CancelToken;
 
 const INSTRUCTION: &str = "You are a proofreader. Correct the spelling, grammar and punctuation \
 of the text the user sends. Keep its meaning, words and style otherwise. Reply with the \
@@ -36,34 +39,37 @@ pub struct Proofread {
     pub stats: Stats,
 }
 
-impl Engine {
-    /// Corrects `text`. When the reply does not finish (cancelled, cut off), the correction is
-    /// the original text, unchanged.
-    pub fn proofread(&self, text: &str, cancel: &CancelToken) -> Result<Proofread> {
-        let prefix = self.proofread_prefix(&ChatOptions {
-            system: Some(INSTRUCTION.to_owned()),
-            ..ChatOptions::default()
-        })?;
-        let chat = self.new_chat_from(&prefix)?;
-        let text_tokens = self.model().tokenizer().encode(text, false, false)?.len();
-        let options = GenerateOptions {
-            // A correction is about as long as the text.
-            max_tokens: 2 * text_tokens + 16,
-            sampling: SamplingParams::greedy(),
-            ..GenerateOptions::default()
-        };
-        let reply = chat.send(text, &options, cancel, &mut |_| {})?;
-        let corrected = match reply.finish_reason {
-            FinishReason::StopToken => reply.text.trim().to_owned(),
-            _ => text.to_owned(),
-        };
-        Ok(Proofread {
-            segments: diff(text, &corrected),
-            corrected,
-            finish_reason: reply.finish_reason,
-            stats: reply.stats,
-        })
-    }
+/// Corrects `text` in a chat that starts from the instruction's prefix, made once per engine.
+/// When the reply does not finish (cancelled, cut off), the correction is the original text.
+pub(crate) fn proofread(
+    engine: &Arc<EngineInner>,
+    text: &str,
+    cancel: &CancelToken,
+) -> Result<Proofread> {
+    let options = ChatOptions {
+        system: Some(INSTRUCTION.to_owned()),
+        ..ChatOptions::default()
+    };
+    let prefix = engine.proofread_prefix(&options)?;
+    let chat = Chat::new(Arc::clone(engine), options, Some(prefix))?;
+    let text_tokens = engine.model.tokenizer().encode(text, false, false)?.len();
+    let options = GenerateOptions {
+        // A correction is about as long as the text.
+        max_tokens: 2 * text_tokens + 16,
+        sampling: SamplingParams::greedy(),
+        ..GenerateOptions::default()
+    };
+    let reply = chat.send(text, &options, cancel, &mut |_| {})?;
+    let corrected = match reply.finish_reason {
+        FinishReason::StopToken => reply.text.trim().to_owned(),
+        _ => text.to_owned(),
+    };
+    Ok(Proofread {
+        segments: diff(text, &corrected),
+        corrected,
+        finish_reason: reply.finish_reason,
+        stats: reply.stats,
+    })
 }
 
 /// Words (letters and digits), single other characters and runs of whitespace: the units a

@@ -21,7 +21,7 @@ use crate::kernels::gemv::{self, GemvActivations};
 use crate::kernels::lanes::{self, ActBlock, ActSuper, LaneActivations, LaneInput, LaneType};
 use std::sync::OnceLock;
 
-use crate::threads::{SharedMut, ThreadPool};
+use crate::runtime::threads::{SharedMut, ThreadPool};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Precision {

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
-use crate::control::CancelToken;
 use crate::error::{Error, Result};
 use crate::generate::Reply;
+use crate::runtime::control::CancelToken;
 
 /// Receives a streamed request's text on the model's thread.
 pub trait Listener: Send {

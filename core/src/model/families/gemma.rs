@@ -1,8 +1,8 @@
 //! Gemma 1 (2B, 7B): pre-norm blocks, GELU-tanh gated MLP, one RoPE base, no window, no caps.
 //! Its GGUF `ffn_norm` is the pre-FFN norm (HF's `post_attention_layernorm`).
 
-use super::config::{read_common, Config, Keys, LayerConfig, RopeConfig, DEFAULT_ROPE_BASE};
 use crate::error::Result;
+use crate::model::config::{read_common, Config, Keys, LayerConfig, RopeConfig, DEFAULT_ROPE_BASE};
 
 pub(crate) fn config<B: AsRef<[u8]>>(keys: &Keys<B>) -> Result<Config> {
     let (mut c, n_layer) = read_common(keys)?;

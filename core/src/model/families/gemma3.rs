@@ -2,10 +2,10 @@
 //! key head. Five local layers (window, RoPE base 1e4) alternate with one global layer (base
 //! 1e6, linearly scaled positions on the 4B+ models). The final cap applies only when present.
 
-use super::config::{
+use crate::error::Result;
+use crate::model::config::{
     invalid, read_common, Config, Keys, LayerConfig, RopeConfig, DEFAULT_ROPE_BASE,
 };
-use crate::error::Result;
 
 const LOCAL_ROPE_BASE: f32 = 10_000.0;
 /// The 27B model scales queries by 1/sqrt(n_embd / n_head); llama.cpp knows it by depth.

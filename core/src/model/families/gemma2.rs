@@ -1,10 +1,10 @@
 //! Gemma 2: Gemma 1's block plus post-norms on both sub-blocks, attention logits soft-capped
 //! before the mask, final logits soft-capped, and even layers sliding over a local window.
 
-use super::config::{
+use crate::error::Result;
+use crate::model::config::{
     invalid, read_common, Config, Keys, LayerConfig, RopeConfig, DEFAULT_ROPE_BASE,
 };
-use crate::error::Result;
 
 /// llama.cpp applies both caps even when the keys are missing, with these values.
 const DEFAULT_ATTN_SOFTCAP: f32 = 50.0;

@@ -1,121 +1,23 @@
-//! Chats: Gemma's turn template, a KV cache per chat that each turn extends with only its own
-//! tokens, and the rules that keep history and cache in agreement when a turn is cancelled or
-//! the context fills.
+//! Chats: a KV cache per chat that each turn extends with only its own tokens, and the rules
+//! that keep history and cache in agreement when a turn is cancelled or the context fills.
 //!
 //! A chat's `tokens` are the whole conversation as the model sees it; its cache always holds
-//! a prefix of them, and a turn prefills the rest. Gemma has no system role: the system prompt
-//! opens the first user turn, as Gemma's own template does.
+//! a prefix of them, and a turn prefills the rest.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use crate::control::{CancelToken, Exclusive, WhenBusy};
-use crate::engine::{EngineInner, Prefix};
+use crate::api::conversation::{ChatOptions, ContextFullPolicy, Message, Role};
+use crate::api::shared::{EngineInner, Prefix};
+use crate::api::snapshot::{self, SavedChat};
+use crate::api::template::Template;
+use crate::api::worker::{GenerationHandle, Listener};
 use crate::error::{Error, Result};
 use crate::generate::{generate, FinishReason, GenerateOptions, Reply, Request};
 use crate::model::KvCache;
+use crate::runtime::control::{CancelToken, Exclusive, WhenBusy};
 use crate::tokenizer::Tokenizer;
-use crate::worker::{GenerationHandle, Listener};
-
-/// What a chat does when its next turn does not fit in the context.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ContextFullPolicy {
-    /// Drop the oldest exchanges (keeping the system prompt) until the turn fits.
-    #[default]
-    DropOldest,
-    /// Fail with [`Error::ContextFull`].
-    Fail,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ChatOptions {
-    pub system: Option<String>,
-    pub context_full: ContextFullPolicy,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    User,
-    Model,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    pub role: Role,
-    pub text: String,
-}
-
-/// Gemma's turn markers as token ids.
-pub(crate) struct Template {
-    bos: Option<u32>,
-    /// `<start_of_turn>user\n`
-    user: Vec<u32>,
-    /// `<end_of_turn>\n<start_of_turn>model\n`
-    model: Vec<u32>,
-    /// `<end_of_turn>\n`
-    end: Vec<u32>,
-}
-
-impl Template {
-    pub fn new(tokenizer: &Tokenizer) -> Result<Template> {
-        let id = |marker: &str| {
-            tokenizer.id_of(marker).ok_or_else(|| {
-                Error::InvalidArgument(format!("the model's vocabulary has no {marker} for chats"))
-            })
-        };
-        let (start, end) = (id("<start_of_turn>")?, id("<end_of_turn>")?);
-        let text = |s: &str| tokenizer.encode(s, false, false);
-        let newline = text("\n")?;
-        let user = [vec![start], text("user\n")?].concat();
-        let end = [vec![end], newline].concat();
-        let model = [end.clone(), vec![start], text("model\n")?].concat();
-        Ok(Template {
-            bos: tokenizer.bos(),
-            user,
-            model,
-            end,
-        })
-    }
-
-    /// The start of every chat: the first user turn's header and the system prompt.
-    pub fn opening(&self, tokenizer: &Tokenizer, system: Option<&str>) -> Result<Vec<u32>> {
-        let mut tokens: Vec<u32> = self.bos.into_iter().collect();
-        tokens.extend(&self.user);
-        if let Some(system) = system.filter(|s| !s.is_empty()) {
-            tokens.extend(tokenizer.encode(&format!("{system}\n\n"), false, false)?);
-        }
-        Ok(tokens)
-    }
-
-    /// A user turn up to the model's header. The first one continues the opening. The text is
-    /// never parsed for control tokens: a user cannot write `<end_of_turn>` into the template.
-    fn user_turn(&self, tokenizer: &Tokenizer, first: bool, text: &str) -> Result<Vec<u32>> {
-        let mut tokens = if first { Vec::new() } else { self.user.clone() };
-        tokens.extend(tokenizer.encode(text, false, false)?);
-        tokens.extend(&self.model);
-        Ok(tokens)
-    }
-
-    /// A whole conversation, as a chat whose history is `messages` would hold it.
-    fn render(
-        &self,
-        tokenizer: &Tokenizer,
-        system: Option<&str>,
-        messages: &[Message],
-    ) -> Result<Vec<u32>> {
-        let mut tokens = self.opening(tokenizer, system)?;
-        for (i, m) in messages.iter().enumerate() {
-            match m.role {
-                Role::User => tokens.extend(self.user_turn(tokenizer, i == 0, &m.text)?),
-                Role::Model => {
-                    tokens.extend(tokenizer.encode(&m.text, false, false)?);
-                    tokens.extend(&self.end);
-                }
-            }
-        }
-        Ok(tokens)
-    }
-}
 
 /// A conversation on an [`Engine`](crate::Engine). Dropping it cancels its running request.
 pub struct Chat {
@@ -129,14 +31,14 @@ struct ChatShared {
     running: Mutex<Option<CancelToken>>,
 }
 
-pub(crate) struct ChatState {
-    pub options: ChatOptions,
-    pub messages: Vec<Message>,
-    pub tokens: Vec<u32>,
-    pub cache: KvCache,
-    pub template: Template,
+struct ChatState {
+    options: ChatOptions,
+    messages: Vec<Message>,
+    tokens: Vec<u32>,
+    cache: KvCache,
+    template: Template,
     /// The prefix this chat started from: where its cache returns when it must start over.
-    pub base: Option<Prefix>,
+    base: Option<Prefix>,
 }
 
 impl Chat {
@@ -165,7 +67,26 @@ impl Chat {
         Ok(Chat::from_state(engine, state))
     }
 
-    pub(crate) fn from_state(engine: Arc<EngineInner>, state: ChatState) -> Chat {
+    /// Loads a chat saved by [`Chat::save`] with this engine's model.
+    pub(crate) fn restore(engine: Arc<EngineInner>, path: &Path) -> Result<Chat> {
+        let SavedChat {
+            options,
+            messages,
+            tokens,
+            cache,
+        } = snapshot::read(&engine.model, path)?;
+        let state = ChatState {
+            options,
+            messages,
+            tokens,
+            cache,
+            template: Template::new(engine.model.tokenizer())?,
+            base: None,
+        };
+        Ok(Chat::from_state(engine, state))
+    }
+
+    fn from_state(engine: Arc<EngineInner>, state: ChatState) -> Chat {
         Chat {
             shared: Arc::new(ChatShared {
                 engine,
@@ -218,14 +139,17 @@ impl Chat {
         Ok(self.shared.state.lock(WhenBusy::Wait)?.tokens.clone())
     }
 
-    /// Runs `f` on the chat's state, waiting for a running turn to end.
-    pub(crate) fn with_state<T>(&self, f: impl FnOnce(&mut ChatState) -> T) -> Result<T> {
-        let mut state = self.shared.state.lock(WhenBusy::Wait)?;
-        Ok(f(&mut state))
-    }
-
-    pub(crate) fn engine(&self) -> &Arc<EngineInner> {
-        &self.shared.engine
+    /// Writes the chat to `path`, waiting for a running turn to end (see [`snapshot`] for the
+    /// format). An existing file is replaced only by a complete one.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let state = self.shared.state.lock(WhenBusy::Wait)?;
+        let saved = snapshot::ChatParts {
+            options: &state.options,
+            messages: &state.messages,
+            tokens: &state.tokens,
+            cache: &state.cache,
+        };
+        snapshot::write(&self.shared.engine.model, &saved, path)
     }
 }
 

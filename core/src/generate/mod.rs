@@ -2,13 +2,16 @@
 //! streaming whole UTF-8 text, until a stop token, a stop string, the token limit, a cancel or
 //! the end of the context. Chats and raw completions both run through here.
 
+pub(crate) mod sampling;
+pub(crate) mod stop;
+
 use std::time::{Duration, Instant};
 
-use crate::control::{CancelToken, WhenBusy};
 use crate::error::{Error, Result};
+use crate::generate::sampling::{Sampler, SamplingParams};
+use crate::generate::stop::StopStrings;
 use crate::model::{KvCache, Logits, Model};
-use crate::sampling::{Sampler, SamplingParams};
-use crate::stop::StopStrings;
+use crate::runtime::control::{CancelToken, WhenBusy};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenerateOptions {

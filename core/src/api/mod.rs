@@ -1,0 +1,12 @@
+//! The API an app uses: a loaded model shared across threads ([`Engine`]), its chats, raw
+//! completions, prefixes prefilled once, proofreading, saved chats, and streamed requests on
+//! the model's own thread. Files depend on the ones listed before them.
+
+pub(crate) mod chat;
+pub(crate) mod conversation;
+pub(crate) mod engine;
+pub(crate) mod proofread;
+pub(crate) mod shared;
+pub(crate) mod snapshot;
+pub(crate) mod template;
+pub(crate) mod worker;

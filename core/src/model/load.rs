@@ -1,0 +1,350 @@
+//! A loaded Gemma model: the mapped file, its config, where its weights are, shared RoPE
+//! tables and the compute threads. It is immutable once loaded, so one `Model` can serve
+//! many sequences, each with its own [`KvCache`].
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::gguf::Gguf;
+use crate::model::config::Config;
+use crate::model::cost::{CostModel, MemoryEstimate};
+use crate::model::families::read_config;
+use crate::model::forward::Network;
+use crate::model::kv_cache::{KvCache, KvType};
+use crate::model::rope::Rope;
+use crate::model::tokenizer::tokenizer_from_gguf;
+use crate::model::weights::Weights;
+use crate::runtime::budget::Budget;
+use crate::runtime::control::CancelToken;
+use crate::runtime::matmul::Precision;
+use crate::runtime::threads::ThreadPool;
+use crate::tokenizer::Tokenizer;
+
+/// Tokens run through the network at once during prefill, by default. Sliding layers keep
+/// this many extra KV slots beyond their window.
+pub const DEFAULT_PREFILL_CHUNK: usize = 128;
+/// More compute threads than any phone or desktop has cores.
+pub const MAX_THREADS: usize = 256;
+/// Context used when the caller names none and the model was trained with more.
+pub const DEFAULT_CONTEXT: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelOptions {
+    /// Tokens a sequence can hold; defaults to the smaller of the training context and
+    /// [`DEFAULT_CONTEXT`].
+    pub context_length: Option<usize>,
+    /// Compute threads; defaults to the performance cores (see [`crate::default_threads`]).
+    pub threads: Option<usize>,
+    pub kv_type: KvType,
+    pub precision: Precision,
+    /// Tokens per prefill step: larger is faster, smaller keeps sliding layers' KV rings
+    /// closer to their window (each holds `window + prefill_chunk - 1` positions).
+    pub prefill_chunk: usize,
+    /// A Hugging Face `tokenizer.json` to use instead of the vocabulary in the GGUF file.
+    pub tokenizer_json: Option<std::path::PathBuf>,
+    /// Anonymous memory the model and all its chats and prefixes may take, in bytes. Loading
+    /// and starting a chat fail with [`Error::MemoryBudget`] rather than exceed it.
+    pub memory_budget: Option<u64>,
+    /// With a budget: shrink the context until the model and one chat fit, instead of
+    /// failing to load.
+    pub fit_context_to_budget: bool,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        ModelOptions {
+            context_length: None,
+            threads: None,
+            kv_type: KvType::F16,
+            precision: Precision::Fast,
+            prefill_chunk: DEFAULT_PREFILL_CHUNK,
+            tokenizer_json: None,
+            memory_budget: None,
+            fit_context_to_budget: false,
+        }
+    }
+}
+
+impl ModelOptions {
+    /// f32 everywhere: the reference path, to compare with other implementations.
+    pub fn reference() -> Self {
+        ModelOptions {
+            kv_type: KvType::F32,
+            precision: Precision::Exact,
+            ..ModelOptions::default()
+        }
+    }
+}
+
+/// Which logits a forward pass returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logits {
+    /// One row, for the last token: what generation needs.
+    Last,
+    /// One row per input token.
+    All,
+}
+
+pub struct Model {
+    net: Network,
+    tokenizer: Tokenizer,
+    context: usize,
+    kv_type: KvType,
+    prefill_chunk: usize,
+    budget: Arc<Budget>,
+    estimate: MemoryEstimate,
+    load_time: Duration,
+}
+
+impl Model {
+    /// What loading `path` with `options` would cost in memory, from the header alone. With
+    /// `fit_context_to_budget`, the context is the one loading would choose.
+    pub fn estimate_memory(path: &Path, options: &ModelOptions) -> Result<MemoryEstimate> {
+        let file = Gguf::open(path)?;
+        let mut config = read_config(&file)?;
+        Weights::locate(&file, &mut config)?;
+        let context = checked_context(&config, options)?;
+        let costs = cost_model(&file, &config, options, checked_threads(options)?);
+        Ok(costs.estimate(fit_context(&costs, context, options)?))
+    }
+
+    pub fn load(path: &Path, options: &ModelOptions) -> Result<Model> {
+        let start = Instant::now();
+        let file = Gguf::open(path)?;
+        let mut config = read_config(&file)?;
+        let weights = Weights::locate(&file, &mut config)?;
+        let context = checked_context(&config, options)?;
+        let threads = checked_threads(options)?;
+        let costs = cost_model(&file, &config, options, threads);
+        let context = fit_context(&costs, context, options)?;
+        let estimate = costs.estimate(context);
+        let tokenizer = match &options.tokenizer_json {
+            Some(json) => Tokenizer::from_tokenizer_json(json)?,
+            None => tokenizer_from_gguf(&file)?,
+        };
+        let pool = ThreadPool::new(threads).map_err(|e| {
+            Error::InvalidArgument(format!("cannot start {threads} compute threads: {e}"))
+        })?;
+        let ropes = config
+            .ropes
+            .iter()
+            .map(|&r| Rope::new(r, config.head_dim))
+            .collect();
+        let budget = Budget::new(
+            options.memory_budget,
+            estimate.fixed_bytes + estimate.scratch_bytes,
+        );
+        let model = Model {
+            net: Network {
+                file,
+                config,
+                weights,
+                ropes,
+                pool,
+                precision: options.precision,
+            },
+            tokenizer,
+            context,
+            kv_type: options.kv_type,
+            prefill_chunk: options.prefill_chunk,
+            budget,
+            estimate,
+            load_time: start.elapsed(),
+        };
+        log::info!(
+            "loaded {} ({} layers, {} context, {} threads) in {:?}",
+            path.display(),
+            model.net.config.layers.len(),
+            context,
+            threads,
+            model.load_time
+        );
+        Ok(model)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.net.config
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// Whether `id` ends a generation: end of sequence or end of turn.
+    pub fn is_stop_token(&self, id: u32) -> bool {
+        self.tokenizer.is_eog(id)
+    }
+
+    pub fn context_length(&self) -> usize {
+        self.context
+    }
+
+    pub fn threads(&self) -> usize {
+        self.net.pool.n_threads()
+    }
+
+    pub fn load_time(&self) -> Duration {
+        self.load_time
+    }
+
+    pub fn gguf(&self) -> &Gguf {
+        &self.net.file
+    }
+
+    /// A new, empty KV cache sized for this model's context, taken from the memory budget.
+    pub fn new_cache(&self) -> Result<KvCache> {
+        let reservation = self.budget.reserve(self.estimate.kv_cache_bytes)?;
+        KvCache::new(
+            &self.net.config,
+            self.kv_type,
+            self.context,
+            self.prefill_chunk,
+            reservation,
+        )
+    }
+
+    /// A new cache holding the same tokens as `cache`.
+    pub fn clone_cache(&self, cache: &KvCache) -> Result<KvCache> {
+        let mut copy = self.new_cache()?;
+        copy.copy_from(cache);
+        Ok(copy)
+    }
+
+    /// The memory this model costs with one chat (see [`Model::estimate_memory`]).
+    pub fn memory_estimate(&self) -> &MemoryEstimate {
+        &self.estimate
+    }
+
+    /// Anonymous bytes the model and its live caches hold by the budget's count.
+    pub fn memory_in_use(&self) -> u64 {
+        self.budget.used()
+    }
+
+    /// Appends `tokens` to the sequence in `cache` and returns logits (`vocab_size` per row).
+    /// Long inputs are prefilled in chunks. Fails, leaving `cache` untouched, on an unknown
+    /// token id or when the tokens would not fit in the context.
+    pub fn forward(&self, cache: &mut KvCache, tokens: &[u32], logits: Logits) -> Result<Vec<f32>> {
+        let never = CancelToken::new();
+        let out = self.forward_cancellable(cache, tokens, logits, &never)?;
+        Ok(out.expect("a token nobody can cancel"))
+    }
+
+    /// [`Model::forward`] that checks `cancel` before each prefill chunk and returns `None`
+    /// when it is set; the chunks already run stay in `cache`.
+    pub fn forward_cancellable(
+        &self,
+        cache: &mut KvCache,
+        tokens: &[u32],
+        logits: Logits,
+        cancel: &CancelToken,
+    ) -> Result<Option<Vec<f32>>> {
+        if tokens.is_empty() {
+            return Err(Error::InvalidArgument("no tokens to run".into()));
+        }
+        let vocab_size = self.net.config.vocab_size;
+        if let Some(&id) = tokens.iter().find(|&&id| id as usize >= vocab_size) {
+            return Err(Error::InvalidToken { id, vocab_size });
+        }
+        let needed = cache.len() + tokens.len();
+        if needed > cache.context() {
+            return Err(Error::ContextFull {
+                needed,
+                limit: cache.context(),
+            });
+        }
+        let mut out = Vec::new();
+        let chunks = tokens.chunks(self.prefill_chunk);
+        let n_chunks = chunks.len();
+        for (i, chunk) in chunks.enumerate() {
+            if cancel.is_cancelled() {
+                return Ok(None);
+            }
+            let n_logits = match logits {
+                Logits::All => chunk.len(),
+                Logits::Last if i + 1 == n_chunks => 1,
+                Logits::Last => 0,
+            };
+            let rows = self.net.forward_chunk(cache, chunk, n_logits);
+            out.extend_from_slice(&rows);
+        }
+        Ok(Some(out))
+    }
+}
+
+/// The context the options ask for, checked against what the model was trained with.
+fn checked_context(config: &Config, options: &ModelOptions) -> Result<usize> {
+    if options.prefill_chunk == 0 {
+        return Err(Error::InvalidArgument(
+            "prefill chunk must be at least 1 token".into(),
+        ));
+    }
+    let context = match options.context_length {
+        Some(0) => {
+            return Err(Error::InvalidArgument(
+                "context length must be at least 1".into(),
+            ))
+        }
+        Some(n) => n,
+        None => config.train_context.min(DEFAULT_CONTEXT),
+    };
+    if context > config.train_context {
+        return Err(Error::InvalidArgument(format!(
+            "context length {context} exceeds the {} tokens the model was trained with",
+            config.train_context
+        )));
+    }
+    Ok(context)
+}
+
+/// The compute threads `options` ask for, or the performance cores.
+fn checked_threads(options: &ModelOptions) -> Result<usize> {
+    match options.threads {
+        Some(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        Some(n) => Err(Error::InvalidArgument(format!(
+            "threads must be 1 to {MAX_THREADS}, not {n}"
+        ))),
+        None => Ok(crate::runtime::cpu::default_threads()),
+    }
+}
+
+fn cost_model<'a>(
+    file: &Gguf,
+    config: &'a Config,
+    options: &ModelOptions,
+    threads: usize,
+) -> CostModel<'a> {
+    CostModel {
+        config,
+        threads,
+        kv_type: options.kv_type,
+        prefill_chunk: options.prefill_chunk,
+        tokenizer_bytes: CostModel::tokenizer_bytes(file, config.vocab_size),
+        weights_bytes: file.tensors().iter().map(|t| t.size as u64).sum(),
+    }
+}
+
+/// `context`, or with a budget the largest context up to it that fits (when allowed to
+/// shrink); fails when even that does not fit.
+fn fit_context(costs: &CostModel, context: usize, options: &ModelOptions) -> Result<usize> {
+    let Some(budget) = options.memory_budget else {
+        return Ok(context);
+    };
+    let needed = costs.estimate(context).anonymous_bytes;
+    if needed <= budget {
+        return Ok(context);
+    }
+    let refuse = || Error::MemoryBudget {
+        needed,
+        available: budget,
+    };
+    if !options.fit_context_to_budget {
+        return Err(refuse());
+    }
+    let fitted = costs.max_context(budget, context).ok_or_else(refuse)?;
+    log::info!(
+        "context shrunk from {context} to {fitted} tokens to fit a budget of {budget} bytes"
+    );
+    Ok(fitted)
+}

@@ -1,0 +1,126 @@
+//! The memory budget that keeps a phone app within its limit: anonymous memory in use,
+//! counted against an optional limit, and allocation whose failure is an error.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+
+/// Anonymous memory in use against an optional limit, shared by a model and its caches.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    limit: Option<u64>,
+    used: AtomicU64,
+}
+
+/// Bytes taken from a [`Budget`], given back on drop.
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    budget: Arc<Budget>,
+    bytes: u64,
+}
+
+impl Budget {
+    pub fn new(limit: Option<u64>, used: u64) -> Arc<Budget> {
+        Arc::new(Budget {
+            limit,
+            used: AtomicU64::new(used),
+        })
+    }
+
+    pub fn reserve(self: &Arc<Budget>, bytes: u64) -> Result<Reservation> {
+        let mut used = self.used.load(Ordering::Relaxed);
+        loop {
+            let needed = used + bytes;
+            if let Some(limit) = self.limit {
+                if needed > limit {
+                    return Err(Error::MemoryBudget {
+                        needed,
+                        available: limit,
+                    });
+                }
+            }
+            match self
+                .used
+                .compare_exchange(used, needed, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    return Ok(Reservation {
+                        budget: Arc::clone(self),
+                        bytes,
+                    })
+                }
+                Err(now) => used = now,
+            }
+        }
+    }
+
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.budget.used.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
+/// A vector of `len` zeros whose allocation failure is an error, not an abort. Zeroed pages
+/// come from the OS untouched, so a large cache costs resident memory only as it fills.
+pub(crate) fn zeroed_vec<T: Zeroable>(len: usize, what: &'static str) -> Result<Vec<T>> {
+    let layout = std::alloc::Layout::array::<T>(len).map_err(|_| Error::OutOfMemory {
+        what,
+        bytes: u64::MAX,
+    })?;
+    if layout.size() == 0 {
+        return Ok(Vec::new());
+    }
+    // SAFETY: the layout is non-zero; an all-zero bit pattern is a valid `T` (see `Zeroable`); the
+    // vector takes ownership of an allocation made with exactly this layout.
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout) as *mut T;
+        if ptr.is_null() {
+            return Err(Error::OutOfMemory {
+                what,
+                bytes: layout.size() as u64,
+            });
+        }
+        Ok(Vec::from_raw_parts(ptr, len, len))
+    }
+}
+
+/// Types for which all-zero bytes are a valid value.
+///
+/// # Safety
+/// Implement only for such types.
+pub(crate) unsafe trait Zeroable {}
+// SAFETY: zero bytes are 0.0 in both.
+unsafe impl Zeroable for f32 {}
+unsafe impl Zeroable for half::f16 {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_refuses_past_its_limit_and_frees_on_drop() {
+        let budget = Budget::new(Some(100), 40);
+        let a = budget.reserve(50).unwrap();
+        let err = budget.reserve(20).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "memory budget exceeded: needs 110 bytes, 100 available"
+        );
+        drop(a);
+        assert_eq!(budget.used(), 40);
+        budget.reserve(60).unwrap();
+    }
+
+    #[test]
+    fn zeroed_vec_is_zero_and_huge_requests_fail() {
+        let v: Vec<f32> = zeroed_vec(1000, "test").unwrap();
+        assert!(v.iter().all(|&x| x == 0.0));
+        assert!(zeroed_vec::<f32>(usize::MAX / 2, "test").is_err());
+    }
+}
