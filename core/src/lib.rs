@@ -15,6 +15,9 @@ mod model;
 mod runtime;
 pub mod tokenizer;
 
+#[cfg(test)]
+mod test_support;
+
 pub use api::chat::Chat;
 pub use api::conversation::{ChatOptions, ContextFullPolicy, Message, Role};
 pub use api::engine::Engine;
@@ -32,6 +35,6 @@ pub use model::{
 };
 pub use runtime::control::{CancelToken, WhenBusy};
 pub use runtime::cpu::default_threads;
-pub use runtime::matmul::Precision;
+pub use runtime::dispatch::Precision;
 pub use runtime::process::ProcessMemory;
 pub use tokenizer::Tokenizer;

@@ -16,9 +16,9 @@ use super::x86::{hsum, prefetch_ahead};
 use super::x86_k::k4_scales;
 use super::{BlockQ8K, BlockQ8_0, Q4K_BYTES, Q4_0_BYTES, QK8_0};
 
-/// Whether this CPU runs the kernels (`GEMKIT_ISA` below AVX-512 VNNI turns them off).
-pub fn available() -> bool {
-    super::detected() == super::Isa::Avx512Vnni
+/// Whether these kernels run with the family `isa` on this CPU.
+pub fn supported(isa: super::Isa) -> bool {
+    isa == super::Isa::Avx512Vnni && isa.is_available()
 }
 
 /// Two activation blocks, ready for the kernel: 80 bytes, so that a token of 16384 columns
@@ -69,7 +69,7 @@ impl GemvActivations {
 /// `out[r]` = row `r` of `w` (Q4_0 rows as long as the activations) · the token.
 ///
 /// # Safety
-/// The CPU passes [`available`].
+/// The CPU passes [`supported`].
 pub unsafe fn q4_0(w: &[u8], x: &GemvActivations, out: &mut [f32]) {
     let row_bytes = 2 * x.pairs.len() * Q4_0_BYTES;
     assert_eq!(w.len(), out.len() * row_bytes, "rows match the activations");
@@ -118,7 +118,7 @@ unsafe fn rows(w: &[u8], row_bytes: usize, x: &GemvActivations, out: &mut [f32])
 /// `out[r]` = row `r` of `w` (Q4_K rows, one super-block per block of `x`) · the token `x`.
 ///
 /// # Safety
-/// The CPU passes [`available`].
+/// The CPU passes [`supported`].
 pub unsafe fn q4k(w: &[u8], x: &[BlockQ8K], out: &mut [f32]) {
     let row_bytes = x.len() * Q4K_BYTES;
     assert_eq!(w.len(), out.len() * row_bytes, "rows match the activations");

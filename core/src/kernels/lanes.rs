@@ -31,13 +31,10 @@ pub const GROUP: usize = 16;
 /// Tokens whose sums stay in registers while a group's blocks stream past.
 const TOKEN_TILE: usize = 8;
 
-/// Whether this CPU runs these kernels (detected once; `GEMKIT_ISA` below AVX-512 VNNI turns
-/// them off with the rest).
-pub fn available() -> bool {
-    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        super::detected() == super::Isa::Avx512Vnni && is_x86_feature_detected!("avx512bitalg")
-    })
+/// Whether these kernels run with the family `isa` on this CPU: they need AVX-512 VNNI and
+/// BITALG.
+pub fn supported(isa: super::Isa) -> bool {
+    isa == super::Isa::Avx512Vnni && isa.is_available() && is_x86_feature_detected!("avx512bitalg")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,7 +184,7 @@ thread_local! {
 /// [`ActBlock`] activations, Q4_K and Q6_K take [`ActSuper`].
 ///
 /// # Safety
-/// The CPU passes [`available`]; rows `r0..r0 + 16` exist in `w` with one `ty` block per
+/// The CPU passes [`supported`]; rows `r0..r0 + 16` exist in `w` with one `ty` block per
 /// activation block; `y` is valid for writes at those indices.
 pub unsafe fn group_product<A: LaneInput>(
     ty: LaneType,

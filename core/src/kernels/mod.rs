@@ -11,8 +11,9 @@
 //! `d·Σqs` rounded to f16): the kernels add the exact `m·d·Σqs` term from the Q8_0 block
 //! instead, so one activation format serves every 32-element weight type.
 //!
-//! Each `dot_*` runs the kernel family of [`detected()`]; `dot_*_with` takes an explicit
-//! [`Isa`] (it panics when that family cannot run here), for tests and benchmarks.
+//! The kernel family is chosen once, when a model loads (`runtime::dispatch`, from
+//! [`detected()`]): [`row_kernel`] hands it the function for a weight type and a family.
+//! `dot_*_with` runs one family with its sizes checked, for tests and benchmarks.
 //!
 //! Activation quants must lie in `-127..=127`, as both quantizers produce (the x86 kernels use
 //! `vpsignb`/`vpmaddubsw`, which would wrap on -128).
@@ -107,32 +108,63 @@ pub const Q6K_BYTES: usize = DType::Q6K.block().1;
 
 /// Quantizes `x` (a multiple of 32 long) into `out` (`x.len() / 32` blocks) exactly as ggml's
 /// `quantize_row_q8_0_ref`: `d = max|x| / 127` stored as f16, `qs = round(x / d)` (halves away
-/// from zero) computed with the unrounded f32 `1/d`.
+/// from zero) computed with the unrounded f32 `1/d`. Every family's quantizer gives these bits.
+#[cfg(test)]
 pub fn quantize_row_q8_0(x: &[f32], out: &mut [BlockQ8_0]) {
     assert_eq!(x.len(), out.len() * QK8_0, "quantize_row_q8_0 sizes");
-    #[cfg(target_arch = "x86_64")]
-    if detected() != Isa::Scalar {
-        // SAFETY: every x86 family past scalar has AVX2, FMA and F16C.
-        return unsafe { quantize_q8_0_avx2(x, out) };
-    }
     quantize_q8_0(x, out)
 }
 
 /// Quantizes `x` (a multiple of 256 long) into `out` exactly as ggml's `quantize_row_q8_K_ref`:
 /// the element of largest magnitude maps to -127, the others round half to even, and `bsums`
-/// holds the sums of each 16 quants.
+/// holds the sums of each 16 quants. Every family's quantizer gives these bits.
+#[cfg(test)]
 pub fn quantize_row_q8k(x: &[f32], out: &mut [BlockQ8K]) {
     assert_eq!(x.len(), out.len() * QK_K, "quantize_row_q8k sizes");
-    #[cfg(target_arch = "x86_64")]
-    if detected() != Isa::Scalar {
-        // SAFETY: every x86 family past scalar has AVX2, FMA and F16C.
-        return unsafe { quantize_q8k_avx2(x, out) };
-    }
     quantize_q8k(x, out)
 }
 
-// The bodies below are plain Rust. Compiled for AVX2 their rounding is one instruction and
-// their loops vectorize; for the baseline x86-64 target rounding is a libm call per value.
+/// A family's activation quantizers (the same bits as [`quantize_row_q8_0`] and
+/// [`quantize_row_q8k`], faster).
+#[derive(Clone, Copy)]
+pub struct Quantizers {
+    q8_0: unsafe fn(&[f32], &mut [BlockQ8_0]),
+    q8k: unsafe fn(&[f32], &mut [BlockQ8K]),
+}
+
+impl Quantizers {
+    /// # Panics
+    /// When `isa` cannot run here.
+    pub fn new(isa: Isa) -> Quantizers {
+        assert!(isa.is_available(), "{isa:?} is not available on this CPU");
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 | Isa::Avx512Vnni => Quantizers {
+                q8_0: quantize_q8_0_avx2,
+                q8k: quantize_q8k_avx2,
+            },
+            _ => Quantizers {
+                q8_0: quantize_q8_0_plain,
+                q8k: quantize_q8k_plain,
+            },
+        }
+    }
+
+    pub fn q8_0(&self, x: &[f32], out: &mut [BlockQ8_0]) {
+        assert_eq!(x.len(), out.len() * QK8_0, "quantize_row_q8_0 sizes");
+        // SAFETY: `new` checked that the family runs here.
+        unsafe { (self.q8_0)(x, out) }
+    }
+
+    pub fn q8k(&self, x: &[f32], out: &mut [BlockQ8K]) {
+        assert_eq!(x.len(), out.len() * QK_K, "quantize_row_q8k sizes");
+        // SAFETY: `new` checked that the family runs here.
+        unsafe { (self.q8k)(x, out) }
+    }
+}
+
+// The bodies are plain Rust. Compiled for AVX2 their rounding is one instruction and their
+// loops vectorize; for the baseline x86-64 target rounding is a libm call per value.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn quantize_q8_0_avx2(x: &[f32], out: &mut [BlockQ8_0]) {
@@ -142,6 +174,14 @@ unsafe fn quantize_q8_0_avx2(x: &[f32], out: &mut [BlockQ8_0]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn quantize_q8k_avx2(x: &[f32], out: &mut [BlockQ8K]) {
+    quantize_q8k(x, out)
+}
+
+unsafe fn quantize_q8_0_plain(x: &[f32], out: &mut [BlockQ8_0]) {
+    quantize_q8_0(x, out)
+}
+
+unsafe fn quantize_q8k_plain(x: &[f32], out: &mut [BlockQ8K]) {
     quantize_q8k(x, out)
 }
 
@@ -277,7 +317,7 @@ pub fn detected() -> Isa {
 /// activation row for each of one or more weight rows, and `w` is those weight rows, each one
 /// block per activation block.
 #[inline]
-fn check<A>(w: &[u8], block_bytes: usize, xs: &[&[A]], out: &[f32]) {
+pub fn check<A>(w: &[u8], block_bytes: usize, xs: &[&[A]], out: &[f32]) {
     assert!(
         (1..=4).contains(&xs.len()),
         "1..=4 activation rows, got {}",
@@ -319,87 +359,101 @@ pub(super) fn each_row<A>(
     }
 }
 
-macro_rules! kernel {
-    ($(#[$doc:meta])* $name:ident, $with:ident, $act:ty, $bytes:expr,
-     x86: $avx2:path, $vnni:path; arm: $neon:path, $dotprod:path) => {
-        $(#[$doc])*
-        pub fn $name(w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
-            check(w, $bytes, xs, out);
-            // SAFETY: `detected()` only returns families this CPU runs; sizes checked above.
-            unsafe { run(detected(), w, xs, out) }
-        }
+/// One weight row type's kernel: `out[r·n + j] = dot(row r of w, xs[j])` for the weight rows
+/// of `w` and n = `xs.len()` activation rows (1..=4), in one family.
+///
+/// # Safety
+/// The family runs on this CPU and the sizes pass [`check`].
+pub type RowFn<A> = unsafe fn(&[u8], &[&[A]], &mut [f32]);
 
-        /// As the function without `_with`, on the given kernel family.
-        pub fn $with(isa: Isa, w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
-            assert!(isa.is_available(), "{isa:?} is not available on this CPU");
-            check(w, $bytes, xs, out);
-            // SAFETY: availability and sizes checked above.
-            unsafe { run(isa, w, xs, out) }
-        }
-
-        /// # Safety
-        /// `isa` must be available and the sizes valid per [`check`].
-        #[inline]
-        unsafe fn run(isa: Isa, w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
-            match isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => $avx2(w, xs, out),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512Vnni => $vnni(w, xs, out),
-                #[cfg(target_arch = "aarch64")]
-                Isa::Neon => $neon(w, xs, out),
-                #[cfg(target_arch = "aarch64")]
-                Isa::NeonDotprod | Isa::NeonI8mm => $dotprod(w, xs, out),
-                _ => each_row(w, xs, out, |w, out| scalar::$name(w, xs, out)),
-            }
-        }
-    };
+/// A weight type's row kernel, by the activations it takes.
+#[derive(Clone, Copy)]
+pub enum RowKernel {
+    /// Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 weights: Q8_0 activation blocks.
+    Blocks(RowFn<BlockQ8_0>),
+    /// K-quants: Q8_K activation super-blocks.
+    Supers(RowFn<BlockQ8K>),
 }
 
 macro_rules! kernels {
-    ($($(#[$doc:meta])* $mod:ident :: $name:ident, $with:ident, $act:ty, $bytes:expr,
+    ($($(#[$doc:meta])* $mod:ident :: $dtype:ident, $with:ident, $act:ty, $variant:ident, $bytes:expr,
        x86: $avx2:path, $vnni:path; arm: $neon:path, $dotprod:path;)*) => {
         $(
             mod $mod {
                 use super::*;
-                kernel!($(#[$doc])* $name, $with, $act, $bytes,
-                        x86: $avx2, $vnni; arm: $neon, $dotprod);
+
+                /// The kernel of `isa` (which must run on this CPU).
+                pub fn kernel(isa: Isa) -> RowFn<$act> {
+                    match isa {
+                        #[cfg(target_arch = "x86_64")]
+                        Isa::Avx2 => $avx2,
+                        #[cfg(target_arch = "x86_64")]
+                        Isa::Avx512Vnni => $vnni,
+                        #[cfg(target_arch = "aarch64")]
+                        Isa::Neon => $neon,
+                        #[cfg(target_arch = "aarch64")]
+                        Isa::NeonDotprod | Isa::NeonI8mm => $dotprod,
+                        _ => portable,
+                    }
+                }
+
+                unsafe fn portable(w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
+                    each_row(w, xs, out, |w, out| scalar::$mod(w, xs, out))
+                }
+
+                $(#[$doc])*
+                #[cfg(test)]
+                pub fn $with(isa: Isa, w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
+                    assert!(isa.is_available(), "{isa:?} is not available on this CPU");
+                    check(w, $bytes, xs, out);
+                    // SAFETY: availability and sizes checked above.
+                    unsafe { kernel(isa)(w, xs, out) }
+                }
             }
-            pub use $mod::{$name, $with};
+            #[cfg(test)]
+            pub use $mod::$with;
         )*
+
+        /// The row kernel of `isa` for `dtype`; None for float types, which have none.
+        pub fn row_kernel(dtype: DType, isa: Isa) -> Option<RowKernel> {
+            match dtype {
+                $(DType::$dtype => Some(RowKernel::$variant($mod::kernel(isa))),)*
+                DType::F32 | DType::F16 | DType::BF16 => None,
+            }
+        }
     };
 }
 
 kernels! {
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q4_0 weight rows and n = `xs.len()` (18-byte blocks).
-    k_q4_0::dot_q4_0, dot_q4_0_with, BlockQ8_0, Q4_0_BYTES,
+    dot_q4_0::Q4_0, dot_q4_0_with, BlockQ8_0, Blocks, Q4_0_BYTES,
         x86: x86::q4_0_avx2, x86_512::q4_0_vnni; arm: neon::q4_0_neon, neon::q4_0_dotprod;
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q4_1 weight rows and n = `xs.len()` (20-byte blocks), Q8_0 activations.
-    k_q4_1::dot_q4_1, dot_q4_1_with, BlockQ8_0, Q4_1_BYTES,
+    dot_q4_1::Q4_1, dot_q4_1_with, BlockQ8_0, Blocks, Q4_1_BYTES,
         x86: x86::q4_1_avx2, x86::q4_1_vnni; arm: neon::q4_1_neon, neon::q4_1_dotprod;
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q5_0 weight rows and n = `xs.len()` (22-byte blocks).
-    k_q5_0::dot_q5_0, dot_q5_0_with, BlockQ8_0, Q5_0_BYTES,
+    dot_q5_0::Q5_0, dot_q5_0_with, BlockQ8_0, Blocks, Q5_0_BYTES,
         x86: x86::q5_0_avx2, x86_512::q5_0_vnni; arm: neon::q5_0_neon, neon::q5_0_dotprod;
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q5_1 weight rows and n = `xs.len()` (24-byte blocks), Q8_0 activations.
-    k_q5_1::dot_q5_1, dot_q5_1_with, BlockQ8_0, Q5_1_BYTES,
+    dot_q5_1::Q5_1, dot_q5_1_with, BlockQ8_0, Blocks, Q5_1_BYTES,
         x86: x86::q5_1_avx2, x86::q5_1_vnni; arm: neon::q5_1_neon, neon::q5_1_dotprod;
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q8_0 weight rows and n = `xs.len()` (34-byte blocks).
-    k_q8_0::dot_q8_0, dot_q8_0_with, BlockQ8_0, Q8_0_BYTES,
+    dot_q8_0::Q8_0, dot_q8_0_with, BlockQ8_0, Blocks, Q8_0_BYTES,
         x86: x86::q8_0_avx2, x86_512::q8_0_vnni; arm: neon::q8_0_neon, neon::q8_0_dotprod;
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q2_K weight rows and n = `xs.len()` (84-byte super-blocks).
-    k_q2k::dot_q2k, dot_q2k_with, BlockQ8K, Q2K_BYTES,
+    dot_q2k::Q2K, dot_q2k_with, BlockQ8K, Supers, Q2K_BYTES,
         x86: x86_k::q2k_avx2, x86_k::q2k_vnni; arm: neon_k::q2k_neon, neon_k::q2k_dotprod;
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q3_K weight rows and n = `xs.len()` (110-byte super-blocks).
-    k_q3k::dot_q3k, dot_q3k_with, BlockQ8K, Q3K_BYTES,
+    dot_q3k::Q3K, dot_q3k_with, BlockQ8K, Supers, Q3K_BYTES,
         x86: x86_k::q3k_avx2, x86_k::q3k_vnni; arm: neon_k::q3k_neon, neon_k::q3k_dotprod;
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q4_K weight rows and n = `xs.len()` (144-byte super-blocks).
-    k_q4k::dot_q4k, dot_q4k_with, BlockQ8K, Q4K_BYTES,
+    dot_q4k::Q4K, dot_q4k_with, BlockQ8K, Supers, Q4K_BYTES,
         x86: x86_k::q4k_avx2, x86_k::q4k_vnni; arm: neon_k::q4k_neon, neon_k::q4k_dotprod;
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q5_K weight rows and n = `xs.len()` (176-byte super-blocks).
-    k_q5k::dot_q5k, dot_q5k_with, BlockQ8K, Q5K_BYTES,
+    dot_q5k::Q5K, dot_q5k_with, BlockQ8K, Supers, Q5K_BYTES,
         x86: x86_k::q5k_avx2, x86_k::q5k_vnni; arm: neon_k::q5k_neon, neon_k::q5k_dotprod;
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q6_K weight rows and n = `xs.len()` (210-byte super-blocks).
-    k_q6k::dot_q6k, dot_q6k_with, BlockQ8K, Q6K_BYTES,
+    dot_q6k::Q6K, dot_q6k_with, BlockQ8K, Supers, Q6K_BYTES,
         x86: x86_k::q6k_avx2, x86_k::q6k_vnni; arm: neon_k::q6k_neon, neon_k::q6k_dotprod;
 }
 

@@ -499,9 +499,9 @@ fn lane_products<A: super::lanes::LaneInput>(
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn lane_groups_match_the_scalar_kernels_whatever_tokens_share_a_product() {
-    use super::lanes::{available, LaneActivations, LaneType, GROUP};
-    if !available() {
-        return;
+    use super::lanes::{supported, LaneActivations, LaneType, GROUP};
+    if !supported(detected()) {
+        return crate::test_support::skipped("the lane kernels need AVX-512 VNNI and BITALG");
     }
     // Two groups; 11 tokens make a full token tile and a partial one.
     let (cols, rows, n) = (512, 2 * GROUP, 11);
@@ -567,9 +567,9 @@ fn lane_groups_match_the_scalar_kernels_whatever_tokens_share_a_product() {
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn decode_kernels_match_the_scalar_kernels() {
-    use super::gemv::{available, q4_0, q4k, GemvActivations};
-    if !available() {
-        return;
+    use super::gemv::{q4_0, q4k, supported, GemvActivations};
+    if !supported(detected()) {
+        return crate::test_support::skipped("the decode kernels need AVX-512 VNNI");
     }
     let (cols, rows) = (768, 7);
     for w in [W::Q4_0, W::Q4K] {
@@ -579,7 +579,7 @@ fn decode_kernels_match_the_scalar_kernels() {
             .collect();
         let act = Act::new(w, &random_x(cols, &mut rng));
         let mut out = [f32::NAN; 7];
-        // SAFETY: the CPU passed `available`.
+        // SAFETY: the CPU passed `supported`.
         match &act {
             Act::Q8_0(x) => unsafe { q4_0(&weights, &GemvActivations::new(x), &mut out) },
             Act::Q8K(x) => unsafe { q4k(&weights, x, &mut out) },

@@ -9,7 +9,8 @@ use crate::model::config::Config;
 use crate::model::kv_cache::{KvCache, LayerCache};
 use crate::model::rope::{Rope, RopeAngles};
 use crate::model::weights::{LayerWeights, Weight, Weights};
-use crate::runtime::matmul::{dot_f32, Input, Precision, QMatrix};
+use crate::runtime::dispatch::Kernels;
+use crate::runtime::matmul::{dot_f32, Input, QMatrix};
 use crate::runtime::threads::{SharedMut, ThreadPool};
 
 /// The network of a loaded model: its config, where its weights lie in the mapped file, the
@@ -20,7 +21,7 @@ pub(crate) struct Network {
     pub weights: Weights,
     pub ropes: Vec<Rope>,
     pub pool: ThreadPool,
-    pub precision: Precision,
+    pub kernels: Kernels,
 }
 
 /// One layer's attention, split into tasks (see [`Model::attend`]).
@@ -236,7 +237,11 @@ impl Network {
     }
 
     fn matmul(&self, w: &Weight, input: &Input, y: &mut [f32]) {
-        self.matrix(w).matmul(input, y, self.precision, &self.pool);
+        self.matrix(w).matmul(input, y, w.kernels, &self.pool);
+    }
+
+    fn input<'x>(&'x self, x: &'x [f32], n: usize) -> Input<'x> {
+        Input::new(x, n, &self.kernels.quantizers)
     }
 
     /// Runs `tokens` (at most one prefill chunk) at positions `cache.len()..`, appends their
@@ -283,7 +288,7 @@ impl Network {
         let mut logits = vec![0f32; n_logits * c.vocab_size];
         self.matmul(
             &self.weights.output,
-            &Input::new(&xn, n_logits),
+            &self.input(&xn, n_logits),
             &mut logits,
         );
         if let Some(cap) = c.final_softcap {
@@ -304,7 +309,7 @@ impl Network {
         let c = &self.config;
         let hd = c.head_dim;
         rms_norm(&b.x, &lw.attn_norm, c.rms_eps, &mut b.h);
-        let h = Input::new(&b.h, n);
+        let h = self.input(&b.h, n);
         self.matmul(&lw.q, &h, &mut b.q);
         self.matmul(&lw.k, &h, &mut b.k);
         self.matmul(&lw.v, &h, &mut b.v);
@@ -328,7 +333,7 @@ impl Network {
         }
         self.attend(layer, pos0, n, &b.q, &mut b.attn);
 
-        self.matmul(&lw.o, &Input::new(&b.attn, n), &mut b.proj);
+        self.matmul(&lw.o, &self.input(&b.attn, n), &mut b.proj);
         if let Some(w) = &lw.post_attn_norm {
             rms_norm_in_place(&mut b.proj, w, c.rms_eps);
         }
@@ -363,9 +368,11 @@ impl Network {
             heads_per_task,
             tasks_per_block: c.n_head / heads_per_task,
         };
+        #[cfg(target_arch = "x86_64")]
+        let avx2 = self.kernels.attention_avx2();
         self.pool.run(n_blocks * tasks.tasks_per_block, &|task| {
             #[cfg(target_arch = "x86_64")]
-            if crate::kernels::detected() != crate::kernels::Isa::Scalar {
+            if avx2 {
                 // SAFETY: every x86 family past scalar has AVX2.
                 return unsafe { tasks.run_avx2(task) };
             }
@@ -376,13 +383,13 @@ impl Network {
     fn ffn_block(&self, lw: &LayerWeights, n: usize, b: &mut Buffers) {
         let c = &self.config;
         rms_norm(&b.x, &lw.ffn_norm, c.rms_eps, &mut b.h);
-        let h = Input::new(&b.h, n);
+        let h = self.input(&b.h, n);
         self.matmul(&lw.gate, &h, &mut b.gate);
         self.matmul(&lw.up, &h, &mut b.up);
         for (g, u) in b.gate.iter_mut().zip(&b.up) {
             *g = gelu_tanh(*g) * u;
         }
-        self.matmul(&lw.down, &Input::new(&b.gate, n), &mut b.proj);
+        self.matmul(&lw.down, &self.input(&b.gate, n), &mut b.proj);
         if let Some(w) = &lw.post_ffn_norm {
             rms_norm_in_place(&mut b.proj, w, c.rms_eps);
         }

@@ -18,7 +18,7 @@ use crate::model::tokenizer::tokenizer_from_gguf;
 use crate::model::weights::Weights;
 use crate::runtime::budget::Budget;
 use crate::runtime::control::CancelToken;
-use crate::runtime::matmul::Precision;
+use crate::runtime::dispatch::{Kernels, Precision};
 use crate::runtime::threads::ThreadPool;
 use crate::tokenizer::Tokenizer;
 
@@ -104,7 +104,7 @@ impl Model {
     pub fn estimate_memory(path: &Path, options: &ModelOptions) -> Result<MemoryEstimate> {
         let file = Gguf::open(path)?;
         let mut config = read_config(&file)?;
-        Weights::locate(&file, &mut config)?;
+        Weights::locate(&file, &mut config, &Kernels::for_cpu(options.precision))?;
         let context = checked_context(&config, options)?;
         let costs = cost_model(&file, &config, options, checked_threads(options)?);
         Ok(costs.estimate(fit_context(&costs, context, options)?))
@@ -114,7 +114,8 @@ impl Model {
         let start = Instant::now();
         let file = Gguf::open(path)?;
         let mut config = read_config(&file)?;
-        let weights = Weights::locate(&file, &mut config)?;
+        let kernels = Kernels::for_cpu(options.precision);
+        let weights = Weights::locate(&file, &mut config, &kernels)?;
         let context = checked_context(&config, options)?;
         let threads = checked_threads(options)?;
         let costs = cost_model(&file, &config, options, threads);
@@ -143,7 +144,7 @@ impl Model {
                 weights,
                 ropes,
                 pool,
-                precision: options.precision,
+                kernels,
             },
             tokenizer,
             context,

@@ -1,20 +1,22 @@
 //! Where each weight lives in the mapped file, with its shape checked against the config.
 //! Matrices stay in the file; only the small 1-D norm vectors are read into f32.
 
-use super::config::Config;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::gguf::Gguf;
+use crate::model::config::Config;
+use crate::runtime::dispatch::{Kernels, WeightKernels};
 use crate::runtime::matmul::QMatrix;
 
-/// A matrix of `rows × cols` in the file at `offset..offset + size`.
-#[derive(Debug, Clone, Copy)]
+/// A matrix of `rows × cols` in the file at `offset..offset + size`, and the products it runs.
+#[derive(Clone, Copy)]
 pub(crate) struct Weight {
     pub dtype: DType,
     pub rows: usize,
     pub cols: usize,
     offset: usize,
     size: usize,
+    pub kernels: WeightKernels,
 }
 
 impl Weight {
@@ -60,7 +62,13 @@ fn shape_error(name: &str, expected: &[usize], found: &[u64]) -> Error {
     }
 }
 
-fn matrix<B: AsRef<[u8]>>(g: &Gguf<B>, name: &str, cols: usize, rows: usize) -> Result<Weight> {
+fn matrix<B: AsRef<[u8]>>(
+    g: &Gguf<B>,
+    kernels: &Kernels,
+    name: &str,
+    cols: usize,
+    rows: usize,
+) -> Result<Weight> {
     let t = g
         .tensor(name)
         .ok_or_else(|| Error::MissingTensor(name.to_owned()))?;
@@ -73,6 +81,7 @@ fn matrix<B: AsRef<[u8]>>(g: &Gguf<B>, name: &str, cols: usize, rows: usize) -> 
         cols,
         offset: t.offset,
         size: t.size,
+        kernels: kernels.weight(t.dtype, rows, cols),
     })
 }
 
@@ -104,9 +113,14 @@ fn opt_vector<B: AsRef<[u8]>>(
 }
 
 impl Weights {
-    /// Finds every tensor the config calls for and checks its shape. Also sets
-    /// `config.vocab_size` from the embedding table.
-    pub fn locate<B: AsRef<[u8]>>(g: &Gguf<B>, config: &mut Config) -> Result<Weights> {
+    /// Finds every tensor the config calls for, checks its shape and chooses its products.
+    /// Also sets `config.vocab_size` from the embedding table.
+    pub fn locate<B: AsRef<[u8]>>(
+        g: &Gguf<B>,
+        config: &mut Config,
+        kernels: &Kernels,
+    ) -> Result<Weights> {
+        let matrix = |name: &str, cols, rows| matrix(g, kernels, name, cols, rows);
         let d = config.n_embd;
         let embd = g
             .tensor("token_embd.weight")
@@ -116,9 +130,9 @@ impl Weights {
             found => return Err(shape_error("token_embd.weight", &[d, 0], found)),
         };
         config.vocab_size = vocab;
-        let embed = matrix(g, "token_embd.weight", d, vocab)?;
+        let embed = matrix("token_embd.weight", d, vocab)?;
         let output = match g.tensor("output.weight") {
-            Some(_) => matrix(g, "output.weight", d, vocab)?,
+            Some(_) => matrix("output.weight", d, vocab)?,
             None => embed,
         };
         let q_dim = config.n_head * config.head_dim;
@@ -129,17 +143,17 @@ impl Weights {
                 let n = |s: &str| format!("blk.{il}.{s}.weight");
                 Ok(LayerWeights {
                     attn_norm: vector(g, &n("attn_norm"), d)?,
-                    q: matrix(g, &n("attn_q"), d, q_dim)?,
-                    k: matrix(g, &n("attn_k"), d, kv_dim)?,
-                    v: matrix(g, &n("attn_v"), d, kv_dim)?,
-                    o: matrix(g, &n("attn_output"), q_dim, d)?,
+                    q: matrix(&n("attn_q"), d, q_dim)?,
+                    k: matrix(&n("attn_k"), d, kv_dim)?,
+                    v: matrix(&n("attn_v"), d, kv_dim)?,
+                    o: matrix(&n("attn_output"), q_dim, d)?,
                     q_norm: opt_vector(g, &n("attn_q_norm"), hd, config.qk_norm)?,
                     k_norm: opt_vector(g, &n("attn_k_norm"), hd, config.qk_norm)?,
                     post_attn_norm: opt_vector(g, &n("post_attention_norm"), d, post)?,
                     ffn_norm: vector(g, &n("ffn_norm"), d)?,
-                    gate: matrix(g, &n("ffn_gate"), d, ff)?,
-                    up: matrix(g, &n("ffn_up"), d, ff)?,
-                    down: matrix(g, &n("ffn_down"), ff, d)?,
+                    gate: matrix(&n("ffn_gate"), d, ff)?,
+                    up: matrix(&n("ffn_up"), d, ff)?,
+                    down: matrix(&n("ffn_down"), ff, d)?,
                     post_ffn_norm: opt_vector(g, &n("post_ffw_norm"), d, post)?,
                 })
             })

@@ -1,11 +1,11 @@
 //! Matrix products over quantized weights borrowed from the mapped file.
 //!
 //! A weight matrix is a [`QMatrix`]: rows of blocks in the file's own layout, never copied.
-//! In [`Precision::Fast`] the activations are quantized once per product to the weight type's
-//! partner format (Q8_0 or Q8_K, as llama.cpp does) and each row is an integer dot product from
-//! [`crate::kernels`], chosen for the CPU at run time.
-//! [`Precision::Exact`] dequantizes each weight row to f32 and keeps the activations in f32:
-//! the reference path that `gemkit logits` uses.
+//! Each product runs what [`crate::runtime::dispatch`] chose for the matrix at load. On the
+//! fast path the activations are quantized once per input to the weight type's partner format
+//! (Q8_0 or Q8_K, as llama.cpp does) and each row is an integer dot product from
+//! [`crate::kernels`]. The exact path dequantizes each weight row to f32 and keeps the
+//! activations in f32: the reference that `gemkit logits` uses.
 
 use candle_core::quantized::k_quants::{
     BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K,
@@ -13,23 +13,16 @@ use candle_core::quantized::k_quants::{
 };
 use half::{bf16, f16};
 
+use std::sync::OnceLock;
+
 use crate::dtype::DType;
-use crate::kernels;
 #[cfg(target_arch = "x86_64")]
 use crate::kernels::gemv::{self, GemvActivations};
 #[cfg(target_arch = "x86_64")]
 use crate::kernels::lanes::{self, ActBlock, ActSuper, LaneActivations, LaneInput, LaneType};
-use std::sync::OnceLock;
-
+use crate::kernels::{self, Quantizers, RowFn, RowKernel};
+use crate::runtime::dispatch::{Product, WeightKernels};
 use crate::runtime::threads::{SharedMut, ThreadPool};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Precision {
-    /// Quantized activations and integer dot products: the speed path.
-    Fast,
-    /// f32 activations against dequantized weights: the reference path.
-    Exact,
-}
 
 /// A row-major matrix of `rows` rows of `cols` elements in `dtype` blocks.
 #[derive(Clone, Copy)]
@@ -46,6 +39,7 @@ pub struct QMatrix<'a> {
 pub struct Input<'x> {
     x: &'x [f32],
     n: usize,
+    quantizers: &'x Quantizers,
     q8_0: OnceLock<Vec<kernels::BlockQ8_0>>,
     q8k: OnceLock<Vec<kernels::BlockQ8K>>,
     #[cfg(target_arch = "x86_64")]
@@ -57,11 +51,13 @@ pub struct Input<'x> {
 }
 
 impl<'x> Input<'x> {
-    pub fn new(x: &'x [f32], n: usize) -> Input<'x> {
+    /// `n` rows of `x`, quantized on demand with `quantizers`.
+    pub fn new(x: &'x [f32], n: usize, quantizers: &'x Quantizers) -> Input<'x> {
         assert!(n > 0 && x.len().is_multiple_of(n), "input of whole rows");
         Input {
             x,
             n,
+            quantizers,
             q8_0: OnceLock::new(),
             q8k: OnceLock::new(),
             #[cfg(target_arch = "x86_64")]
@@ -78,13 +74,20 @@ impl<'x> Input<'x> {
     }
 
     fn q8_0(&self, pool: &ThreadPool) -> &[kernels::BlockQ8_0] {
-        self.q8_0
-            .get_or_init(|| quantize_rows(self, kernels::QK8_0, kernels::quantize_row_q8_0, pool))
+        self.q8_0.get_or_init(|| {
+            quantize_rows(
+                self,
+                kernels::QK8_0,
+                |x, q| self.quantizers.q8_0(x, q),
+                pool,
+            )
+        })
     }
 
     fn q8k(&self, pool: &ThreadPool) -> &[kernels::BlockQ8K] {
-        self.q8k
-            .get_or_init(|| quantize_rows(self, kernels::QK_K, kernels::quantize_row_q8k, pool))
+        self.q8k.get_or_init(|| {
+            quantize_rows(self, kernels::QK_K, |x, q| self.quantizers.q8k(x, q), pool)
+        })
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -111,7 +114,7 @@ impl<'x> Input<'x> {
 fn quantize_rows<A: Copy + Default + Send>(
     input: &Input,
     block_len: usize,
-    quantize: fn(&[f32], &mut [A]),
+    quantize: impl Fn(&[f32], &mut [A]) + Sync,
     pool: &ThreadPool,
 ) -> Vec<A> {
     let cols = input.cols();
@@ -193,44 +196,44 @@ impl<'a> QMatrix<'a> {
         }
     }
 
-    /// `y[t * rows + r] = Σ_c W[r, c] · x[t * cols + c]` for the `n` rows of the input.
-    pub fn matmul(&self, input: &Input, y: &mut [f32], precision: Precision, pool: &ThreadPool) {
+    /// `y[t * rows + r] = Σ_c W[r, c] · x[t * cols + c]` for the `n` rows of the input, with
+    /// the products chosen for this matrix at load.
+    pub fn matmul(&self, input: &Input, y: &mut [f32], kernels: WeightKernels, pool: &ThreadPool) {
         let (x, n) = (input.x, input.n);
         assert_eq!(x.len(), n * self.cols, "matmul input size");
         assert_eq!(y.len(), n * self.rows, "matmul output size");
-        if precision == Precision::Exact {
-            return self.matmul_exact(x, n, y, pool);
-        }
-        #[cfg(target_arch = "x86_64")]
-        if let Some(ty) = self.lane_type().filter(|_| n > 1) {
-            return self.matmul_lanes(ty, input, y, pool);
-        }
-        // SAFETY (the kernel calls below): `gemv::available` checked the CPU.
-        #[cfg(target_arch = "x86_64")]
-        if n == 1 && gemv::available() {
-            if self.dtype == DType::Q4_0 && (self.cols / kernels::QK8_0).is_multiple_of(2) {
+        let product = if n == 1 {
+            kernels.decode
+        } else {
+            kernels.prefill
+        };
+        match product {
+            Product::Exact => self.matmul_exact(x, n, y, pool),
+            Product::Float => match self.dtype {
+                DType::F32 => self.matmul_float::<f32>(x, n, y, pool),
+                DType::F16 => self.matmul_float::<f16>(x, n, y, pool),
+                DType::BF16 => self.matmul_float::<bf16>(x, n, y, pool),
+                other => unreachable!("{other} weights have row kernels"),
+            },
+            Product::Rows(RowKernel::Blocks(dot)) => {
+                self.matmul_blocks(input.q8_0(pool), n, y, pool, dot)
+            }
+            Product::Rows(RowKernel::Supers(dot)) => {
+                self.matmul_blocks(input.q8k(pool), n, y, pool, dot)
+            }
+            #[cfg(target_arch = "x86_64")]
+            Product::Lanes(ty) => self.matmul_lanes(ty, input, y, pool),
+            // SAFETY (both): dispatch chose these only where `gemv::supported` holds.
+            #[cfg(target_arch = "x86_64")]
+            Product::GemvQ4_0 => {
                 let acts = input.gemv(pool);
-                return self.matmul_rows(y, pool, &|w, out| unsafe { gemv::q4_0(w, acts, out) });
+                self.matmul_rows(y, pool, &|w, out| unsafe { gemv::q4_0(w, acts, out) })
             }
-            if self.dtype == DType::Q4K {
+            #[cfg(target_arch = "x86_64")]
+            Product::GemvQ4K => {
                 let acts = input.q8k(pool);
-                return self.matmul_rows(y, pool, &|w, out| unsafe { gemv::q4k(w, acts, out) });
+                self.matmul_rows(y, pool, &|w, out| unsafe { gemv::q4k(w, acts, out) })
             }
-        }
-        match self.dtype {
-            DType::F32 => self.matmul_float::<f32>(x, n, y, pool),
-            DType::F16 => self.matmul_float::<f16>(x, n, y, pool),
-            DType::BF16 => self.matmul_float::<bf16>(x, n, y, pool),
-            DType::Q4_0 => self.matmul_blocks(input.q8_0(pool), n, y, pool, kernels::dot_q4_0),
-            DType::Q4_1 => self.matmul_blocks(input.q8_0(pool), n, y, pool, kernels::dot_q4_1),
-            DType::Q5_0 => self.matmul_blocks(input.q8_0(pool), n, y, pool, kernels::dot_q5_0),
-            DType::Q5_1 => self.matmul_blocks(input.q8_0(pool), n, y, pool, kernels::dot_q5_1),
-            DType::Q8_0 => self.matmul_blocks(input.q8_0(pool), n, y, pool, kernels::dot_q8_0),
-            DType::Q2K => self.matmul_blocks(input.q8k(pool), n, y, pool, kernels::dot_q2k),
-            DType::Q3K => self.matmul_blocks(input.q8k(pool), n, y, pool, kernels::dot_q3k),
-            DType::Q4K => self.matmul_blocks(input.q8k(pool), n, y, pool, kernels::dot_q4k),
-            DType::Q5K => self.matmul_blocks(input.q8k(pool), n, y, pool, kernels::dot_q5k),
-            DType::Q6K => self.matmul_blocks(input.q8k(pool), n, y, pool, kernels::dot_q6k),
         }
     }
 
@@ -280,8 +283,15 @@ impl<'a> QMatrix<'a> {
         n: usize,
         y: &mut [f32],
         pool: &ThreadPool,
-        dot: fn(&[u8], &[&[A]], &mut [f32]),
+        dot: RowFn<A>,
     ) {
+        let block_bytes = self.dtype.block().1;
+        // SAFETY (the kernel calls): dispatch chose `dot` for a family this CPU runs, and
+        // `check` holds the sizes to the kernel's contract.
+        let dot = |w: &[u8], xs: &[&[A]], out: &mut [f32]| {
+            kernels::check(w, block_bytes, xs, out);
+            unsafe { dot(w, xs, out) }
+        };
         if n == 1 {
             return self.matmul_rows(y, pool, &|w, out| dot(w, &[xq], out));
         }
@@ -315,20 +325,6 @@ impl<'a> QMatrix<'a> {
         });
     }
 
-    /// The lane kernels' type for this matrix, when the CPU and the shape allow them.
-    #[cfg(target_arch = "x86_64")]
-    fn lane_type(&self) -> Option<LaneType> {
-        let ty = match self.dtype {
-            DType::Q4_0 => LaneType::Q4_0,
-            DType::Q5_0 => LaneType::Q5_0,
-            DType::Q8_0 => LaneType::Q8_0,
-            DType::Q4K => LaneType::Q4K,
-            DType::Q6K => LaneType::Q6K,
-            _ => return None,
-        };
-        (self.rows.is_multiple_of(lanes::GROUP) && lanes::available()).then_some(ty)
-    }
-
     /// Q4_0/Q5_0/Q8_0/Q4_K/Q6_K weights on AVX-512 VNNI: sixteen weight rows at a time, one
     /// per lane.
     #[cfg(target_arch = "x86_64")]
@@ -353,8 +349,8 @@ impl<'a> QMatrix<'a> {
         let out = SharedMut::new(y);
         pool.run(chunks.count(), &|task| {
             for r0 in chunks.range(task).step_by(lanes::GROUP) {
-                // SAFETY: `lane_type` checked the CPU and that groups are whole; each task owns
-                // its rows, for every token.
+                // SAFETY: dispatch chose the lanes where the CPU runs them and groups are
+                // whole; each task owns its rows, for every token.
                 unsafe {
                     lanes::group_product(ty, self.data, row_bytes, r0, acts, out.at(r0), self.rows)
                 };
@@ -419,30 +415,58 @@ pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::Isa;
+    use crate::runtime::dispatch::{Kernels, Precision};
+    use candle_core::quantized::k_quants::{
+        BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1,
+        BlockQ6K, BlockQ8_0,
+    };
 
-    fn quantize<T: GgmlType>(values: &[f32]) -> Vec<u8> {
+    fn quantize<T: GgmlType>(values: &[f32]) -> Vec<u64> {
         let mut blocks = vec![T::zeros(); values.len() / T::BLCK_SIZE];
         T::from_float(values, &mut blocks);
         let bytes = std::mem::size_of_val(blocks.as_slice());
-        // SAFETY: plain-data blocks viewed as bytes.
-        unsafe { std::slice::from_raw_parts(blocks.as_ptr().cast::<u8>(), bytes) }.to_vec()
+        // Bytes owned by a Vec<u64> are aligned for every block type.
+        let mut aligned = vec![0u64; bytes.div_ceil(8)];
+        // SAFETY: plain-data blocks copied into u64 storage of at least their size.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                blocks.as_ptr().cast::<u8>(),
+                aligned.as_mut_ptr().cast::<u8>(),
+                bytes,
+            )
+        };
+        aligned
     }
 
-    /// Both precisions against an f64 dot of the dequantized weights: Exact must agree to
-    /// float rounding, Fast to the error of 8-bit activations.
-    fn check<T: GgmlType>(dtype: DType) {
-        let (rows, cols, n) = (5, 512, 3);
+    /// Which product ran, for the failure message and to count what was covered.
+    fn name(p: Product) -> &'static str {
+        match p {
+            Product::Exact => "exact",
+            Product::Float => "float",
+            Product::Rows(_) => "rows",
+            #[cfg(target_arch = "x86_64")]
+            Product::Lanes(_) => "lanes",
+            #[cfg(target_arch = "x86_64")]
+            Product::GemvQ4_0 | Product::GemvQ4K => "gemv",
+        }
+    }
+
+    /// Every kernel family this CPU runs, both precisions, one token (decode's products) and
+    /// eleven (prefill's: a full token tile of the lane kernels and part of another), against
+    /// an f64 dot of the dequantized weights: Exact must agree to float rounding, Fast to the
+    /// error of 8-bit activations. Returns the products it ran.
+    fn check<T: GgmlType>(dtype: DType) -> Vec<&'static str> {
+        // 32 rows: two groups of the lane kernels; 512 columns: an even number of Q4_0 blocks.
+        let (rows, cols) = (32, 512);
         let w: Vec<f32> = (0..rows * cols)
             .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
             .collect();
-        let x: Vec<f32> = (0..n * cols)
-            .map(|i| ((i * 13 % 29) as f32 - 14.0) / 7.0)
-            .collect();
-        let bytes = quantize::<T>(&w);
-        // Bytes owned by a Vec<u64> are aligned for every block type.
-        let mut aligned = vec![0u64; bytes.len().div_ceil(8)];
-        let data = &mut bytemuck_bytes(&mut aligned)[..bytes.len()];
-        data.copy_from_slice(&bytes);
+        let storage = quantize::<T>(&w);
+        // SAFETY: u64 storage viewed as bytes.
+        let all =
+            unsafe { std::slice::from_raw_parts(storage.as_ptr().cast::<u8>(), storage.len() * 8) };
+        let data = &all[..rows * cols / T::BLCK_SIZE * std::mem::size_of::<T>()];
         let m = QMatrix {
             dtype,
             rows,
@@ -454,47 +478,78 @@ mod tests {
             m.dequantize_row(r, row);
         }
         let pool = ThreadPool::new(2).unwrap();
-        for (precision, tolerance) in [(Precision::Exact, 1e-5), (Precision::Fast, 1e-2)] {
-            let mut y = vec![0f32; n * rows];
-            m.matmul(&Input::new(&x, n), &mut y, precision, &pool);
-            for t in 0..n {
-                for r in 0..rows {
-                    let (wr, xr) = (&wq[r * cols..(r + 1) * cols], &x[t * cols..(t + 1) * cols]);
-                    let want: f64 = wr.iter().zip(xr).map(|(a, b)| *a as f64 * *b as f64).sum();
-                    let scale: f64 = wr
-                        .iter()
-                        .zip(xr)
-                        .map(|(a, b)| (*a as f64 * *b as f64).abs())
-                        .sum();
-                    let got = y[t * rows + r] as f64;
-                    assert!(
-                        (got - want).abs() <= tolerance * scale,
-                        "{dtype} {precision:?} t={t} r={r}: {got} vs {want}"
+        let mut ran = Vec::new();
+        for isa in Isa::available() {
+            for (precision, tolerance) in [(Precision::Exact, 1e-5), (Precision::Fast, 1e-2)] {
+                let kernels = Kernels::new(isa, precision);
+                let chosen = kernels.weight(dtype, rows, cols);
+                for n in [1, 11] {
+                    let x: Vec<f32> = (0..n * cols)
+                        .map(|i| ((i * 13 % 29) as f32 - 14.0) / 7.0)
+                        .collect();
+                    let product = name(if n == 1 {
+                        chosen.decode
+                    } else {
+                        chosen.prefill
+                    });
+                    ran.push(product);
+                    let mut y = vec![f32::NAN; n * rows];
+                    m.matmul(
+                        &Input::new(&x, n, &kernels.quantizers),
+                        &mut y,
+                        chosen,
+                        &pool,
                     );
+                    for t in 0..n {
+                        for r in 0..rows {
+                            let (wr, xr) =
+                                (&wq[r * cols..(r + 1) * cols], &x[t * cols..(t + 1) * cols]);
+                            let want: f64 =
+                                wr.iter().zip(xr).map(|(a, b)| *a as f64 * *b as f64).sum();
+                            let scale: f64 = wr
+                                .iter()
+                                .zip(xr)
+                                .map(|(a, b)| (*a as f64 * *b as f64).abs())
+                                .sum();
+                            let got = y[t * rows + r] as f64;
+                            assert!(
+                                (got - want).abs() <= tolerance * scale,
+                                "{dtype} {isa:?} {product} n={n} t={t} r={r}: {got} vs {want}"
+                            );
+                        }
+                    }
                 }
             }
         }
-    }
-
-    fn bytemuck_bytes(v: &mut [u64]) -> &mut [u8] {
-        // SAFETY: u64 storage viewed as bytes.
-        unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), v.len() * 8) }
+        ran
     }
 
     #[test]
-    fn matmul_matches_f32_for_every_type() {
-        check::<f32>(DType::F32);
-        check::<f16>(DType::F16);
-        check::<bf16>(DType::BF16);
-        check::<BlockQ8_0>(DType::Q8_0);
-        check::<BlockQ4_0>(DType::Q4_0);
-        check::<BlockQ4_1>(DType::Q4_1);
-        check::<BlockQ5_0>(DType::Q5_0);
-        check::<BlockQ5_1>(DType::Q5_1);
-        check::<BlockQ2K>(DType::Q2K);
-        check::<BlockQ3K>(DType::Q3K);
-        check::<BlockQ4K>(DType::Q4K);
-        check::<BlockQ5K>(DType::Q5K);
-        check::<BlockQ6K>(DType::Q6K);
+    fn every_product_of_every_type_matches_f64() {
+        let mut ran = Vec::new();
+        ran.extend(check::<f32>(DType::F32));
+        ran.extend(check::<f16>(DType::F16));
+        ran.extend(check::<bf16>(DType::BF16));
+        ran.extend(check::<BlockQ8_0>(DType::Q8_0));
+        ran.extend(check::<BlockQ4_0>(DType::Q4_0));
+        ran.extend(check::<BlockQ4_1>(DType::Q4_1));
+        ran.extend(check::<BlockQ5_0>(DType::Q5_0));
+        ran.extend(check::<BlockQ5_1>(DType::Q5_1));
+        ran.extend(check::<BlockQ2K>(DType::Q2K));
+        ran.extend(check::<BlockQ3K>(DType::Q3K));
+        ran.extend(check::<BlockQ4K>(DType::Q4K));
+        ran.extend(check::<BlockQ5K>(DType::Q5K));
+        ran.extend(check::<BlockQ6K>(DType::Q6K));
+        for product in ["exact", "float", "rows"] {
+            assert!(ran.contains(&product), "{product} never ran");
+        }
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::lanes::supported(crate::kernels::detected()) {
+            // Q4_0, Q5_0, Q8_0, Q4_K, Q6_K prefill; Q4_0 and Q4_K decode.
+            assert_eq!(ran.iter().filter(|&&p| p == "lanes").count(), 5);
+            assert_eq!(ran.iter().filter(|&&p| p == "gemv").count(), 2);
+        } else {
+            crate::test_support::skipped("the lane and decode kernels need AVX-512 VNNI");
+        }
     }
 }

@@ -5,6 +5,7 @@
 pub(crate) mod budget;
 pub(crate) mod control;
 pub(crate) mod cpu;
+pub(crate) mod dispatch;
 pub(crate) mod matmul;
 pub(crate) mod process;
 pub(crate) mod threads;
