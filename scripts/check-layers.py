@@ -26,10 +26,27 @@ ITEM = re.compile(r"^(?:pub(?:\([^)]*\))?\s+)?(?:unsafe\s+)?(?:struct|enum|trait
 MACRO = re.compile(r"^macro_rules!\s*([A-Za-z_][A-Za-z0-9_]*)", re.M)
 MOD_DECL = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+([a-z_0-9]+)\s*;", re.M)
 USE = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?use\s+([^;]+);", re.M)
-INLINE = re.compile(r"\b((?:crate|super|self)(?:::[A-Za-z_][A-Za-z0-9_]*)+)")
+INLINE = re.compile(r"(?<![:\w])((?:crate|super|self|[a-z_][a-z0-9_]*)(?:::[A-Za-z_][A-Za-z0-9_]*)+)")
 IMPL = re.compile(r"^\s*impl(?:<[^>{]*>)?\s+([A-Z][A-Za-z0-9_]*)(?:<[^>{]*>)?\s*\{", re.M)
 TEST_MOD = re.compile(r"#\[cfg\(test\)\]\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+[a-z_0-9]+\s*\{")
 TEST_DECL = re.compile(r"#\[cfg\(test\)\]\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\([^)]*\))?\s+)?mod\s+([a-z_0-9]+)\s*;")
+
+
+INLINE_MOD = re.compile(r"\bmod\s+\$?[a-z_0-9]+\s*\{")
+
+
+def inline_depth(text: str) -> list[int]:
+    """For each character, how many inline `mod x { ... }` blocks enclose it (their `super`
+    stays in the same file)."""
+    depth = [0] * (len(text) + 1)
+    for m in INLINE_MOD.finditer(text):
+        level, i = 1, m.end()
+        while i < len(text) and level:
+            level += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        for j in range(m.end(), i):
+            depth[j] += 1
+    return depth
 
 
 def strip(text: str) -> str:
@@ -91,10 +108,13 @@ class Crate:
     def layer(self, module: tuple[str, ...]) -> str:
         return module[0] if module else "lib"
 
-    def resolve(self, segments: list[str], at: tuple[str, ...]) -> tuple[str, ...] | None:
-        """The module (file) a path names or takes an item from, or None outside the crate."""
+    def resolve(self, segments: list[str], at: tuple[str, ...], inline: int = 0) -> tuple[str, ...] | None:
+        """The module (file) a path names or takes an item from, or None outside the crate.
+        `inline` is how many inline modules enclose the path: their `super`s stay here."""
         if not segments:
             return None
+        while inline and len(segments) > 1 and segments[0] == "super":
+            segments, inline = ["self"] + segments[1:] if segments[1] != "super" else segments[1:], inline - 1
         first, rest = segments[0], segments[1:]
         if first == "crate":
             module = ()
@@ -132,12 +152,13 @@ def main() -> int:
         if module in crate.tests:
             continue
         text = strip(file.read_text())
+        depth = inline_depth(text)
         paths = []
-        for tree in USE.findall(text):
-            paths += expand(" ".join(tree.split()), [])
-        paths += [p.split("::") for p in INLINE.findall(text)]
-        for segments in paths:
-            target = crate.resolve(segments, module)
+        for m in USE.finditer(text):
+            paths += [(p, depth[m.start()]) for p in expand(" ".join(m.group(1).split()), [])]
+        paths += [(m.group(1).split("::"), depth[m.start()]) for m in INLINE.finditer(text)]
+        for segments, inline in paths:
+            target = crate.resolve(segments, module, inline)
             if target is not None and target != module and target not in crate.tests:
                 # `use a::b` of a child module `b` declared here is a declaration, not a use.
                 if target[:-1] == module and len(segments) == 2 and segments[0] == "self":

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use super::Model;
 use crate::dtype::DType;
+use crate::model::load::Model;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelInfo {
