@@ -156,7 +156,9 @@ def main() -> int:
         paths = []
         for m in USE.finditer(text):
             paths += [(p, depth[m.start()]) for p in expand(" ".join(m.group(1).split()), [])]
-        paths += [(m.group(1).split("::"), depth[m.start()]) for m in INLINE.finditer(text)]
+        # Paths written in the code; `use` trees were read whole above.
+        code = USE.sub(lambda m: " " * len(m.group(0)), text)
+        paths += [(m.group(1).split("::"), depth[m.start()]) for m in INLINE.finditer(code)]
         for segments, inline in paths:
             target = crate.resolve(segments, module, inline)
             if target is not None and target != module and target not in crate.tests:

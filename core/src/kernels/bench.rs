@@ -17,8 +17,10 @@ use std::time::Instant;
 use candle_core::quantized::k_quants as ck;
 use candle_core::quantized::k_quants::GgmlType;
 
+use super::blocks::*;
+use super::isa::Isa;
+use super::rows::*;
 use super::tests::{Act, Rng, ALL, W};
-use super::*;
 
 const N: usize = 2048;
 /// Bytes of weights for the streaming runs: well beyond any L3.

@@ -12,13 +12,13 @@
 
 use std::arch::x86_64::*;
 
+use super::blocks::{BlockQ8K, BlockQ8_0, Q4K_BYTES, Q4_0_BYTES, QK8_0};
 use super::x86::{hsum, prefetch_ahead};
 use super::x86_k::k4_scales;
-use super::{BlockQ8K, BlockQ8_0, Q4K_BYTES, Q4_0_BYTES, QK8_0};
 
 /// Whether these kernels run with the family `isa` on this CPU.
-pub fn supported(isa: super::Isa) -> bool {
-    isa == super::Isa::Avx512Vnni && isa.is_available()
+pub fn supported(isa: super::isa::Isa) -> bool {
+    isa == super::isa::Isa::Avx512Vnni && isa.is_available()
 }
 
 /// Two activation blocks, ready for the kernel: 80 bytes, so that a token of 16384 columns

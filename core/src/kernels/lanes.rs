@@ -21,7 +21,7 @@
 use std::arch::x86_64::*;
 use std::cell::RefCell;
 
-use super::{
+use super::blocks::{
     BlockQ8K, BlockQ8_0, Q4K_BYTES, Q4_0_BYTES, Q5_0_BYTES, Q6K_BYTES, Q8_0_BYTES, QK8_0, QK_K,
 };
 
@@ -33,8 +33,10 @@ const TOKEN_TILE: usize = 8;
 
 /// Whether these kernels run with the family `isa` on this CPU: they need AVX-512 VNNI and
 /// BITALG.
-pub fn supported(isa: super::Isa) -> bool {
-    isa == super::Isa::Avx512Vnni && isa.is_available() && is_x86_feature_detected!("avx512bitalg")
+pub fn supported(isa: super::isa::Isa) -> bool {
+    isa == super::isa::Isa::Avx512Vnni
+        && isa.is_available()
+        && is_x86_feature_detected!("avx512bitalg")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

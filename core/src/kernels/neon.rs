@@ -9,7 +9,7 @@
 
 use std::arch::aarch64::*;
 
-use super::*;
+use super::blocks::*;
 
 pub(super) trait Tier {
     /// `acc` plus the products `a[i]·b[i]`, summed into the four i32 lanes. Lane assignment

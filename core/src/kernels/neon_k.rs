@@ -8,8 +8,8 @@
 
 use std::arch::aarch64::*;
 
+use super::blocks::*;
 use super::neon::{u16_at, Dotprod, Neon, Tier};
-use super::*;
 
 neon_entry!(q2k_neon, q2k_dotprod, k_blocks::<Q2K>, BlockQ8K);
 neon_entry!(q3k_neon, q3k_dotprod, k_blocks::<Q3K>, BlockQ8K);

@@ -2,7 +2,7 @@
 //! are tested against. Each block's integer sum is exact; the float combination is
 //! `Σ_blocks (d_w · d_x) · isum` (minus the min term for the affine types).
 
-use super::*;
+use super::blocks::*;
 
 /// Applies a one-row dot to each activation row.
 #[inline(always)]

@@ -4,7 +4,12 @@
 use candle_core::quantized::k_quants as ck;
 use candle_core::quantized::k_quants::GgmlType;
 
-use super::*;
+use half::f16;
+
+use super::blocks::*;
+use super::isa::{detected, Isa};
+use super::quantize::{quantize_row_q8_0, quantize_row_q8k};
+use super::rows::*;
 
 /// xorshift64*: deterministic and dependency-free.
 pub(super) struct Rng(u64);

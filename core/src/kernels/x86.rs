@@ -8,7 +8,7 @@
 
 use std::arch::x86_64::*;
 
-use super::*;
+use super::blocks::*;
 
 pub(super) trait Tier {
     /// `acc + Σ` of each 4 adjacent `a[i] (u8) · b[i] (i8)` per i32 lane. The AVX2 version

@@ -9,8 +9,8 @@
 
 use std::arch::x86_64::*;
 
+use super::blocks::*;
 use super::x86::{hsum, prefetch_ahead, signed_step, Block32, Tier, Vnni, Q4_0, Q5_0, Q8_0};
-use super::*;
 
 x86_vnni_entry!(q4_0_vnni, blocks512::<Vnni, Q4_0>, BlockQ8_0);
 x86_vnni_entry!(q5_0_vnni, blocks512::<Vnni, Q5_0>, BlockQ8_0);

@@ -11,8 +11,8 @@
 
 use std::arch::x86_64::*;
 
+use super::blocks::*;
 use super::x86::{f16x8, hsum, prefetch_ahead, Avx2, Tier, Vnni};
-use super::*;
 
 x86_entry!(q2k_avx2, q2k_vnni, k_blocks::<Q2K>, BlockQ8K);
 x86_entry!(q3k_avx2, q3k_vnni, k_blocks::<Q3K>, BlockQ8K);

@@ -76,8 +76,9 @@ impl Kernels {
     }
 
     /// Whether attention runs compiled for AVX2 (every x86 family past the portable one).
+    #[cfg(target_arch = "x86_64")]
     pub fn attention_avx2(&self) -> bool {
-        cfg!(target_arch = "x86_64") && self.isa != Isa::Scalar
+        self.isa != Isa::Scalar
     }
 
     /// The products of a `rows × cols` matrix of `dtype`.
