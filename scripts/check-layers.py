@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 # Lowest first: a file may use its own folder and the layers before it.
-LAYERS = ["dtype", "gguf", "tokenizer", "error", "digest", "kernels", "runtime", "model",
+LAYERS = ["dtype", "sampling", "gguf", "tokenizer", "error", "digest", "kernels", "runtime", "model",
           "generate", "api", "lib"]
 
 ITEM = re.compile(r"^(?:pub(?:\([^)]*\))?\s+)?(?:unsafe\s+)?(?:struct|enum|trait|fn|type|const|static|union)\s+([A-Za-z_][A-Za-z0-9_]*)", re.M)

@@ -13,6 +13,7 @@ pub mod gguf;
 mod kernels;
 mod model;
 mod runtime;
+mod sampling;
 pub mod tokenizer;
 
 #[cfg(test)]
@@ -27,14 +28,14 @@ pub use api::worker::{GenerationHandle, Listener};
 pub use digest::{sha256_file, Sha256};
 pub use dtype::DType;
 pub use error::{Error, Result};
-pub use generate::sampling::{argmax, SamplingParams};
 pub use generate::{FinishReason, GenerateOptions, Reply, Stats};
 pub use model::{
     read_config, Arch, Config, KvCache, KvType, LayerConfig, Logits, MemoryEstimate, Model,
-    ModelInfo, ModelOptions, RopeConfig,
+    ModelInfo, ModelOptions, RopeConfig, ScratchUse,
 };
 pub use runtime::control::{CancelToken, WhenBusy};
 pub use runtime::cpu::default_threads;
 pub use runtime::dispatch::Precision;
 pub use runtime::process::ProcessMemory;
+pub use sampling::{argmax, SamplingParams};
 pub use tokenizer::Tokenizer;

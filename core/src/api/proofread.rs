@@ -8,9 +8,9 @@ use crate::api::chat::Chat;
 use crate::api::conversation::ChatOptions;
 use crate::api::shared::EngineInner;
 use crate::error::Result;
-use crate::generate::sampling::SamplingParams;
 use crate::generate::{FinishReason, GenerateOptions, Stats};
 use crate::runtime::control::CancelToken;
+use crate::sampling::SamplingParams;
 
 const INSTRUCTION: &str = "You are a proofreader. Correct the spelling, grammar and punctuation \
 of the text the user sends. Keep its meaning, words and style otherwise. Reply with the \

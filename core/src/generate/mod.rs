@@ -2,16 +2,16 @@
 //! streaming whole UTF-8 text, until a stop token, a stop string, the token limit, a cancel or
 //! the end of the context. Chats and raw completions both run through here.
 
-pub(crate) mod sampling;
 pub(crate) mod stop;
 
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::generate::sampling::{Sampler, SamplingParams};
 use crate::generate::stop::StopStrings;
 use crate::model::{KvCache, Logits, Model};
+use crate::runtime::budget::Scratch;
 use crate::runtime::control::{CancelToken, WhenBusy};
+use crate::sampling::{Sampler, SamplingParams};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenerateOptions {
@@ -178,6 +178,7 @@ pub(crate) fn generate(
             decode_steps += 1;
         }
         let id = sampler.sample(&mut logits, &recent);
+        model.meter().record(Scratch::Sampler, sampler.held_bytes());
         ttft.get_or_insert_with(|| started.elapsed());
         if model.is_stop_token(id) {
             break FinishReason::StopToken;

@@ -35,6 +35,11 @@ struct Pair {
     scales: [f32; 2],
 }
 
+/// The bytes of one token's activations of `cols` values, in pairs of blocks.
+pub fn activation_bytes(cols: usize) -> usize {
+    cols / (2 * QK8_0) * std::mem::size_of::<Pair>()
+}
+
 /// One token's activations, its blocks in pairs.
 pub struct GemvActivations {
     pairs: Vec<Pair>,

@@ -169,9 +169,23 @@ struct GroupQ6K {
     d: __m512,
 }
 
-/// The most scratch a group takes per weight column: Q6_K's, the largest transposed block
-/// for its 256 columns.
-pub const SCRATCH_BYTES_PER_COLUMN: u64 = (std::mem::size_of::<GroupQ6K>() as u64).div_ceil(256);
+/// The bytes of the transposed blocks a group of `ty` rows of `cols` columns takes in the
+/// thread's scratch during a product (the memory estimate counts one per compute thread).
+pub fn scratch_bytes(ty: LaneType, cols: usize) -> u64 {
+    let (len, block) = match ty {
+        LaneType::Q4_0 | LaneType::Q5_0 | LaneType::Q8_0 => {
+            (QK8_0, std::mem::size_of::<GroupBlock>())
+        }
+        LaneType::Q4K => (QK_K, std::mem::size_of::<GroupQ4K>()),
+        LaneType::Q6K => (QK_K, std::mem::size_of::<GroupQ6K>()),
+    };
+    (cols / len * block) as u64
+}
+
+/// The bytes this thread's scratch holds: the most any product on it has needed.
+pub fn thread_scratch_bytes() -> u64 {
+    SCRATCH.with_borrow(|s| (s.capacity() * std::mem::size_of::<__m512i>()) as u64)
+}
 const _: () = assert!(std::mem::size_of::<GroupQ4K>() <= std::mem::size_of::<GroupQ6K>());
 const _: () = assert!(8 * std::mem::size_of::<GroupBlock>() <= std::mem::size_of::<GroupQ6K>());
 
@@ -600,7 +614,8 @@ where
     let n = acts.rows();
     SCRATCH.with_borrow_mut(|scratch| {
         scratch.clear();
-        scratch.reserve(acts.blocks * per_block);
+        // Exactly what is needed: the memory estimate counts `scratch_bytes`.
+        scratch.reserve_exact(acts.blocks * per_block);
         let blocks = scratch.as_mut_ptr().cast::<L::Block>();
         for b in 0..acts.blocks {
             blocks.add(b).write(L::load(&rows, b * L::BYTES));

@@ -3,20 +3,17 @@
 //! anonymous memory: the tokenizer, one prefill chunk of activations, and a KV cache per chat
 //! or prefix.
 
-use super::config::Config;
-use super::kv_cache::{cache_bytes, KvType};
 use crate::gguf::Gguf;
+use crate::model::config::Config;
+use crate::model::forward::scratch_sizes;
+use crate::model::kv_cache::{cache_bytes, KvType};
+use crate::model::weights::Weights;
+use crate::runtime::budget::Scratch;
+use crate::sampling;
 
 /// Anonymous bytes each vocabulary entry costs beyond the metadata it comes from: its decoded
 /// piece, offsets, attributes and hash-map slot (about 30 on Gemma 3's 262k-token vocabulary).
 const TOKENIZER_BYTES_PER_TOKEN: u64 = 32;
-
-/// Per weight column, the transposed row group each compute thread keeps for prefill (the
-/// lane kernels run on x86 only).
-#[cfg(target_arch = "x86_64")]
-const LANE_SCRATCH_PER_COLUMN: u64 = crate::kernels::lanes::SCRATCH_BYTES_PER_COLUMN;
-#[cfg(not(target_arch = "x86_64"))]
-const LANE_SCRATCH_PER_COLUMN: u64 = 0;
 
 /// The memory a model takes, as plain numbers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +25,9 @@ pub struct MemoryEstimate {
     pub kv_cache_bytes: u64,
     /// The tokenizer: anonymous memory held once per loaded model.
     pub fixed_bytes: u64,
-    /// Activations of one prefill chunk and the logits of one token.
+    /// Scratch of the passes: one prefill chunk's activations and its matmul inputs, attention
+    /// over the whole context, the logits of one token and the sampler's candidates, and each
+    /// compute thread's own (see [`Model::scratch_use`](crate::Model::scratch_use)).
     pub scratch_bytes: u64,
     /// `fixed_bytes + scratch_bytes + kv_cache_bytes`: a loaded model with one chat.
     pub anonymous_bytes: u64,
@@ -37,6 +36,7 @@ pub struct MemoryEstimate {
 /// Everything the estimate depends on besides the context length.
 pub(crate) struct CostModel<'a> {
     pub config: &'a Config,
+    pub weights: &'a Weights,
     pub kv_type: KvType,
     pub prefill_chunk: usize,
     pub threads: usize,
@@ -55,33 +55,34 @@ impl CostModel<'_> {
         cache_bytes(self.config, self.kv_type, context, self.prefill_chunk)
     }
 
-    pub fn scratch_bytes(&self) -> u64 {
-        let c = self.config;
-        let n = self.prefill_chunk as u64;
-        let q = (c.n_head * c.head_dim) as u64;
-        let kv = (c.n_head_kv * c.head_dim) as u64;
-        // Activations, and the RoPE angles of each base.
-        let per_token = 3 * c.n_embd as u64
-            + 2 * q
-            + 2 * kv
-            + 2 * c.n_ff as u64
-            + (c.ropes.len() * c.head_dim) as u64;
-        // The widest matmul input quantized, in both families a file may mix: Q8_0 blocks and
-        // the lane kernels' form of them (34 and 40 bytes per 32 values), Q8_K super-blocks
-        // and theirs (292 and 340 bytes per 256).
-        let widest = c.n_ff.max(c.n_embd) as u64;
-        let quantized = (widest * ((34 + 40) * 8 + 292 + 340)).div_ceil(256);
-        // Logits of one token, plus the sampler's candidates (id and probability) over them.
-        let logits = c.vocab_size as u64 * (4 + 16);
-        // Each compute thread keeps the lane kernels' transposed weights of one row group.
-        let lanes = self.threads as u64 * widest * LANE_SCRATCH_PER_COLUMN;
-        n * (per_token * 4 + quantized) + logits + lanes
+    /// The most scratch of `kind` the passes take at `context`, for all threads together: the
+    /// sizes the allocating code reports (see `model::forward::scratch_sizes`).
+    pub fn scratch(&self, context: usize) -> impl Fn(Scratch) -> u64 + '_ {
+        let sizes = scratch_sizes(
+            self.config,
+            self.weights,
+            self.threads,
+            self.prefill_chunk,
+            context,
+        );
+        let vocab = self.config.vocab_size;
+        let threads = self.threads as u64;
+        move |kind| match kind {
+            Scratch::Sampler => sampling::scratch_bytes(vocab),
+            k if k.per_thread() => threads * sizes(k),
+            k => sizes(k),
+        }
+    }
+
+    pub fn scratch_bytes(&self, context: usize) -> u64 {
+        let scratch = self.scratch(context);
+        Scratch::ALL.into_iter().map(scratch).sum()
     }
 
     pub fn estimate(&self, context: usize) -> MemoryEstimate {
         let kv_cache_bytes = self.kv_cache_bytes(context);
         let fixed_bytes = self.tokenizer_bytes;
-        let scratch_bytes = self.scratch_bytes();
+        let scratch_bytes = self.scratch_bytes(context);
         MemoryEstimate {
             weights_bytes: self.weights_bytes,
             context_length: context,

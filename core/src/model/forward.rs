@@ -9,8 +9,9 @@ use crate::model::config::Config;
 use crate::model::kv_cache::{KvCache, LayerCache};
 use crate::model::rope::{Rope, RopeAngles};
 use crate::model::weights::{LayerWeights, Weight, Weights};
+use crate::runtime::budget::{Scratch, ScratchMeter};
 use crate::runtime::dispatch::Kernels;
-use crate::runtime::matmul::{dot_f32, Input, QMatrix};
+use crate::runtime::matmul::{dot_f32, input_bytes, weight_rows_bytes, Input, QMatrix};
 use crate::runtime::threads::{SharedMut, ThreadPool};
 
 /// The network of a loaded model: its config, where its weights lie in the mapped file, the
@@ -22,6 +23,8 @@ pub(crate) struct Network {
     pub ropes: Vec<Rope>,
     pub pool: ThreadPool,
     pub kernels: Kernels,
+    /// The scratch the passes have held, by kind.
+    pub meter: ScratchMeter,
 }
 
 /// One layer's attention, split into tasks (see [`Model::attend`]).
@@ -36,6 +39,7 @@ struct AttendTasks<'a> {
     block: usize,
     heads_per_task: usize,
     tasks_per_block: usize,
+    meter: &'a ScratchMeter,
 }
 
 impl AttendTasks<'_> {
@@ -58,6 +62,7 @@ impl AttendTasks<'_> {
             block,
             heads_per_task,
             tasks_per_block,
+            meter,
         } = *self;
         let hd = c.head_dim;
         let group = c.n_head / c.n_head_kv;
@@ -83,7 +88,14 @@ impl AttendTasks<'_> {
         // the caller's vector width) rather than inside a closure.
         let mut scratch = SCRATCH.take();
         scratch.clear();
-        scratch.resize(hd + (t1 - t0) * heads_per_task * len, 0.0);
+        let needed = attention_scratch_len(hd, t1 - t0, heads_per_task, len);
+        // Exactly what is needed: the memory estimate counts the largest task's.
+        scratch.reserve_exact(needed);
+        scratch.resize(needed, 0.0);
+        meter.record(
+            Scratch::Attention,
+            std::mem::size_of_val(scratch.as_slice()) as u64,
+        );
         let (row, scores) = scratch.split_at_mut(hd);
         for i in 0..len {
             layer.read_key(lo + i, kv_offset, row);
@@ -154,20 +166,110 @@ struct Buffers {
 }
 
 impl Buffers {
-    fn new(c: &Config, n: usize) -> Buffers {
+    /// Each buffer's length, in the order of the fields.
+    fn lens(c: &Config, n: usize) -> [usize; 9] {
         let q_dim = c.n_head * c.head_dim;
         let kv_dim = c.n_head_kv * c.head_dim;
+        let (d, ff) = (c.n_embd, c.n_ff);
+        [d, d, q_dim, kv_dim, kv_dim, q_dim, d, ff, ff].map(|len| n * len)
+    }
+
+    fn bytes(c: &Config, n: usize) -> u64 {
+        (Buffers::lens(c, n).iter().sum::<usize>() * std::mem::size_of::<f32>()) as u64
+    }
+
+    fn new(c: &Config, n: usize) -> Buffers {
+        let [x, h, q, k, v, attn, proj, gate, up] = Buffers::lens(c, n).map(|len| vec![0.0; len]);
         Buffers {
-            x: vec![0.0; n * c.n_embd],
-            h: vec![0.0; n * c.n_embd],
-            q: vec![0.0; n * q_dim],
-            k: vec![0.0; n * kv_dim],
-            v: vec![0.0; n * kv_dim],
-            attn: vec![0.0; n * q_dim],
-            proj: vec![0.0; n * c.n_embd],
-            gate: vec![0.0; n * c.n_ff],
-            up: vec![0.0; n * c.n_ff],
+            x,
+            h,
+            q,
+            k,
+            v,
+            attn,
+            proj,
+            gate,
+            up,
         }
+    }
+}
+
+/// How attention splits a chunk of `n` tokens into tasks for `threads` threads: query tokens
+/// per task, and query heads per task (all that share a KV head, or one when the KV heads
+/// give too few tasks to keep the threads busy).
+fn attention_split(c: &Config, threads: usize, n: usize) -> (usize, usize) {
+    // Enough blocks for about four tasks per thread, at most 16 tokens each.
+    let blocks_wanted = (4 * threads).div_ceil(c.n_head_kv);
+    let block = (n / blocks_wanted).clamp(1, 16);
+    let n_blocks = n.div_ceil(block);
+    let heads_per_task = if threads > 1 && n_blocks * c.n_head_kv < 2 * threads {
+        1
+    } else {
+        c.n_head / c.n_head_kv
+    };
+    (block, heads_per_task)
+}
+
+/// The values an attention task's scratch holds: a key or value row, then the scores of its
+/// `tokens × heads` query rows against `keys` keys.
+fn attention_scratch_len(head_dim: usize, tokens: usize, heads: usize, keys: usize) -> usize {
+    head_dim + tokens * heads * keys
+}
+
+/// The most scratch of each kind (per thread for the per-thread kinds; the sampler's aside)
+/// that passes of up to `chunk` tokens over a context of `context` take: the sizes the code
+/// below allocates, for the memory estimate.
+pub(crate) fn scratch_sizes<'a>(
+    c: &'a Config,
+    weights: &Weights,
+    threads: usize,
+    chunk: usize,
+    context: usize,
+) -> impl Fn(Scratch) -> u64 + 'a {
+    let f32s = |n: usize| (n * std::mem::size_of::<f32>()) as u64;
+    let attention = (1..=chunk.min(context))
+        .map(|n| {
+            let (block, heads) = attention_split(c, threads, n);
+            attention_scratch_len(c.head_dim, block.min(n), heads, context)
+        })
+        .max()
+        .unwrap_or(0);
+    let widest_products = |n: usize| {
+        let pick = |w: &Weight| {
+            let p = if n == 1 {
+                w.kernels.decode
+            } else {
+                w.kernels.prefill
+            };
+            (p, w.dtype)
+        };
+        let mut inputs = vec![input_bytes(&[pick(&weights.output)], c.n_embd, 1)];
+        let mut rows = vec![weight_rows_bytes(pick(&weights.output).0, c.n_embd)];
+        for lw in &weights.layers {
+            let sites: [(&[&Weight], usize); 4] = [
+                (&[&lw.q, &lw.k, &lw.v], c.n_embd),
+                (&[&lw.o], c.n_head * c.head_dim),
+                (&[&lw.gate, &lw.up], c.n_embd),
+                (&[&lw.down], c.n_ff),
+            ];
+            for (readers, cols) in sites {
+                let readers: Vec<_> = readers.iter().map(|w| pick(w)).collect();
+                inputs.push(input_bytes(&readers, cols, n));
+                rows.extend(readers.iter().map(|&(p, _)| weight_rows_bytes(p, cols)));
+            }
+        }
+        (inputs.into_iter().max(), rows.into_iter().max())
+    };
+    let (input_prefill, rows_prefill) = widest_products(chunk);
+    let (input_decode, rows_decode) = widest_products(1);
+    move |kind| match kind {
+        Scratch::Activations => Buffers::bytes(c, chunk),
+        Scratch::Rope => c.ropes.len() as u64 * RopeAngles::bytes(c.head_dim, chunk),
+        Scratch::Input => input_prefill.max(input_decode).unwrap_or(0),
+        Scratch::Logits => f32s(c.n_embd + c.vocab_size),
+        Scratch::Sampler => 0,
+        Scratch::Attention => f32s(attention),
+        Scratch::WeightRows => rows_prefill.max(rows_decode).unwrap_or(0),
     }
 }
 
@@ -241,7 +343,7 @@ impl Network {
     }
 
     fn input<'x>(&'x self, x: &'x [f32], n: usize) -> Input<'x> {
-        Input::new(x, n, &self.kernels.quantizers)
+        Input::new(x, n, &self.kernels.quantizers, &self.meter)
     }
 
     /// Runs `tokens` (at most one prefill chunk) at positions `cache.len()..`, appends their
@@ -258,6 +360,8 @@ impl Network {
         let d = c.n_embd;
         let pos0 = cache.len;
         let mut b = Buffers::new(c, n);
+        self.meter
+            .record(Scratch::Activations, Buffers::bytes(c, n));
 
         let embed = self.matrix(&self.weights.embed);
         let embed_scale = (d as f32).sqrt();
@@ -267,6 +371,8 @@ impl Network {
         }
 
         let angles: Vec<RopeAngles> = self.ropes.iter().map(|r| r.angles(pos0, n)).collect();
+        let rope_bytes = angles.len() as u64 * RopeAngles::bytes(c.head_dim, n);
+        self.meter.record(Scratch::Rope, rope_bytes);
         for (il, lw) in self.weights.layers.iter().enumerate() {
             let rope = &angles[c.layers[il].rope];
             self.attention_block(lw, rope, &mut cache.layers[il], pos0, n, &mut b);
@@ -286,6 +392,9 @@ impl Network {
             &mut xn,
         );
         let mut logits = vec![0f32; n_logits * c.vocab_size];
+        let logit_bytes =
+            std::mem::size_of_val(xn.as_slice()) + std::mem::size_of_val(logits.as_slice());
+        self.meter.record(Scratch::Logits, logit_bytes as u64);
         self.matmul(
             &self.weights.output,
             &self.input(&xn, n_logits),
@@ -346,17 +455,8 @@ impl Network {
     /// give too few tasks to keep the threads busy, the group is split across tasks.
     fn attend(&self, layer: &LayerCache, pos0: usize, n: usize, q: &[f32], out: &mut [f32]) {
         let c = &self.config;
-        let group = c.n_head / c.n_head_kv;
-        let threads = self.pool.n_threads();
-        // Enough blocks for about four tasks per thread, at most 16 tokens each.
-        let blocks_wanted = (4 * threads).div_ceil(c.n_head_kv);
-        let block = (n / blocks_wanted).clamp(1, 16);
+        let (block, heads_per_task) = attention_split(c, self.pool.n_threads(), n);
         let n_blocks = n.div_ceil(block);
-        let heads_per_task = if threads > 1 && n_blocks * c.n_head_kv < 2 * threads {
-            1
-        } else {
-            group
-        };
         let tasks = AttendTasks {
             config: c,
             layer,
@@ -367,6 +467,7 @@ impl Network {
             block,
             heads_per_task,
             tasks_per_block: c.n_head / heads_per_task,
+            meter: &self.meter,
         };
         #[cfg(target_arch = "x86_64")]
         let avx2 = self.kernels.attention_avx2();

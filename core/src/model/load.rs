@@ -16,7 +16,7 @@ use crate::model::kv_cache::{KvCache, KvType};
 use crate::model::rope::Rope;
 use crate::model::tokenizer::tokenizer_from_gguf;
 use crate::model::weights::Weights;
-use crate::runtime::budget::Budget;
+use crate::runtime::budget::{Budget, Scratch, ScratchMeter};
 use crate::runtime::control::CancelToken;
 use crate::runtime::dispatch::{Kernels, Precision};
 use crate::runtime::threads::ThreadPool;
@@ -95,7 +95,18 @@ pub struct Model {
     prefill_chunk: usize,
     budget: Arc<Budget>,
     estimate: MemoryEstimate,
+    /// The estimate's scratch by kind, in the order of [`Scratch::ALL`].
+    scratch: [u64; Scratch::ALL.len()],
     load_time: Duration,
+}
+
+/// One kind of scratch memory: what the estimate reserved for it and the most the passes
+/// have held so far (for all compute threads together).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScratchUse {
+    pub kind: &'static str,
+    pub estimated_bytes: u64,
+    pub high_water_bytes: u64,
 }
 
 impl Model {
@@ -104,9 +115,9 @@ impl Model {
     pub fn estimate_memory(path: &Path, options: &ModelOptions) -> Result<MemoryEstimate> {
         let file = Gguf::open(path)?;
         let mut config = read_config(&file)?;
-        Weights::locate(&file, &mut config, &Kernels::for_cpu(options.precision))?;
+        let weights = Weights::locate(&file, &mut config, &Kernels::for_cpu(options.precision))?;
         let context = checked_context(&config, options)?;
-        let costs = cost_model(&file, &config, options, checked_threads(options)?);
+        let costs = cost_model(&file, &config, &weights, options, checked_threads(options)?);
         Ok(costs.estimate(fit_context(&costs, context, options)?))
     }
 
@@ -118,9 +129,10 @@ impl Model {
         let weights = Weights::locate(&file, &mut config, &kernels)?;
         let context = checked_context(&config, options)?;
         let threads = checked_threads(options)?;
-        let costs = cost_model(&file, &config, options, threads);
+        let costs = cost_model(&file, &config, &weights, options, threads);
         let context = fit_context(&costs, context, options)?;
         let estimate = costs.estimate(context);
+        let scratch = Scratch::ALL.map(costs.scratch(context));
         let tokenizer = match &options.tokenizer_json {
             Some(json) => Tokenizer::from_tokenizer_json(json)?,
             None => tokenizer_from_gguf(&file)?,
@@ -145,6 +157,7 @@ impl Model {
                 ropes,
                 pool,
                 kernels,
+                meter: ScratchMeter::default(),
             },
             tokenizer,
             context,
@@ -152,6 +165,7 @@ impl Model {
             prefill_chunk: options.prefill_chunk,
             budget,
             estimate,
+            scratch,
             load_time: start.elapsed(),
         };
         log::info!(
@@ -218,6 +232,34 @@ impl Model {
         &self.estimate
     }
 
+    /// Each kind of scratch: the estimate against the most the passes have held. The estimate
+    /// is computed from the sizes the allocating code uses, so a pass that reached every
+    /// maximum (a full prefill chunk at the end of the context, then sampling) shows them equal.
+    pub fn scratch_use(&self) -> Vec<ScratchUse> {
+        let threads = self.threads() as u64;
+        Scratch::ALL
+            .into_iter()
+            .zip(self.scratch)
+            .map(|(kind, estimated_bytes)| {
+                let held = self.net.meter.high_water(kind);
+                ScratchUse {
+                    kind: kind.name(),
+                    estimated_bytes,
+                    high_water_bytes: if kind.per_thread() {
+                        threads * held
+                    } else {
+                        held
+                    },
+                }
+            })
+            .collect()
+    }
+
+    /// Where the passes and the sampler report the scratch they hold.
+    pub(crate) fn meter(&self) -> &ScratchMeter {
+        &self.net.meter
+    }
+
     /// Anonymous bytes the model and its live caches hold by the budget's count.
     pub fn memory_in_use(&self) -> u64 {
         self.budget.used()
@@ -268,7 +310,11 @@ impl Model {
                 Logits::Last => 0,
             };
             let rows = self.net.forward_chunk(cache, chunk, n_logits);
-            out.extend_from_slice(&rows);
+            if out.is_empty() {
+                out = rows;
+            } else {
+                out.extend_from_slice(&rows);
+            }
         }
         Ok(Some(out))
     }
@@ -313,11 +359,13 @@ fn checked_threads(options: &ModelOptions) -> Result<usize> {
 fn cost_model<'a>(
     file: &Gguf,
     config: &'a Config,
+    weights: &'a Weights,
     options: &ModelOptions,
     threads: usize,
 ) -> CostModel<'a> {
     CostModel {
         config,
+        weights,
         threads,
         kv_type: options.kv_type,
         prefill_chunk: options.prefill_chunk,

@@ -18,4 +18,4 @@ pub use cost::MemoryEstimate;
 pub use families::read_config;
 pub use info::ModelInfo;
 pub use kv_cache::{KvCache, KvType};
-pub use load::{Logits, Model, ModelOptions};
+pub use load::{Logits, Model, ModelOptions, ScratchUse};

@@ -46,6 +46,12 @@ impl Rope {
 }
 
 impl RopeAngles {
+    /// The bytes of the angles of `n` positions for heads of `head_dim` values: what
+    /// [`Rope::angles`] allocates.
+    pub fn bytes(head_dim: usize, n: usize) -> u64 {
+        (2 * n * (head_dim / 2) * std::mem::size_of::<f32>()) as u64
+    }
+
     /// Rotates one head (`2 * half` values) to the `t`-th position of these angles.
     pub fn apply(&self, head: &mut [f32], t: usize) {
         let cos = &self.cos[t * self.half..(t + 1) * self.half];

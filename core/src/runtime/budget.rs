@@ -66,6 +66,73 @@ impl Drop for Reservation {
     }
 }
 
+/// The kinds of scratch memory a model's passes hold. Each is sized by the code that
+/// allocates it, and the memory estimate adds up the same sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scratch {
+    /// A prefill chunk's activations.
+    Activations,
+    /// A chunk's RoPE angles.
+    Rope,
+    /// One matrix product's input in the forms its kernels read (quantized, prepared).
+    Input,
+    /// The last token's normalized state and its logits.
+    Logits,
+    /// The sampler's candidates and probabilities.
+    Sampler,
+    /// Per compute thread: one attention task's keys' scores.
+    Attention,
+    /// Per compute thread: weight rows made ready for a product (the lane kernels' transposed
+    /// blocks, or the exact path's dequantized row).
+    WeightRows,
+}
+
+impl Scratch {
+    pub const ALL: [Scratch; 7] = [
+        Scratch::Activations,
+        Scratch::Rope,
+        Scratch::Input,
+        Scratch::Logits,
+        Scratch::Sampler,
+        Scratch::Attention,
+        Scratch::WeightRows,
+    ];
+
+    /// Whether each compute thread holds its own (the estimate counts it once per thread).
+    pub fn per_thread(self) -> bool {
+        matches!(self, Scratch::Attention | Scratch::WeightRows)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scratch::Activations => "activations",
+            Scratch::Rope => "rope",
+            Scratch::Input => "input",
+            Scratch::Logits => "logits",
+            Scratch::Sampler => "sampler",
+            Scratch::Attention => "attention",
+            Scratch::WeightRows => "weight rows",
+        }
+    }
+}
+
+/// The most scratch of each kind a model's passes have held (per thread for the per-thread
+/// kinds), so tests can hold the estimate to what the code really allocates.
+#[derive(Debug, Default)]
+pub(crate) struct ScratchMeter {
+    high_water: [AtomicU64; Scratch::ALL.len()],
+}
+
+impl ScratchMeter {
+    pub fn record(&self, kind: Scratch, bytes: u64) {
+        self.high_water[kind as usize].fetch_max(bytes, Ordering::Relaxed);
+    }
+
+    pub fn high_water(&self, kind: Scratch) -> u64 {
+        self.high_water[kind as usize].load(Ordering::Relaxed)
+    }
+}
+
 /// A vector of `len` zeros whose allocation failure is an error, not an abort. Zeroed pages
 /// come from the OS untouched, so a large cache costs resident memory only as it fills.
 pub(crate) fn zeroed_vec<T: Zeroable>(len: usize, what: &'static str) -> Result<Vec<T>> {

@@ -13,6 +13,7 @@ use candle_core::quantized::k_quants::{
 };
 use half::{bf16, f16};
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use crate::dtype::DType;
@@ -21,6 +22,7 @@ use crate::kernels::gemv::{self, GemvActivations};
 #[cfg(target_arch = "x86_64")]
 use crate::kernels::lanes::{self, ActBlock, ActSuper, LaneActivations, LaneInput, LaneType};
 use crate::kernels::{self, Quantizers, RowFn, RowKernel};
+use crate::runtime::budget::{Scratch, ScratchMeter};
 use crate::runtime::dispatch::{Product, WeightKernels};
 use crate::runtime::threads::{SharedMut, ThreadPool};
 
@@ -40,6 +42,11 @@ pub struct Input<'x> {
     x: &'x [f32],
     n: usize,
     quantizers: &'x Quantizers,
+    meter: &'x ScratchMeter,
+    /// Bytes of the forms made so far.
+    made: AtomicU64,
+    f16: OnceLock<Vec<f16>>,
+    bf16: OnceLock<Vec<bf16>>,
     q8_0: OnceLock<Vec<kernels::BlockQ8_0>>,
     q8k: OnceLock<Vec<kernels::BlockQ8K>>,
     #[cfg(target_arch = "x86_64")]
@@ -51,13 +58,22 @@ pub struct Input<'x> {
 }
 
 impl<'x> Input<'x> {
-    /// `n` rows of `x`, quantized on demand with `quantizers`.
-    pub fn new(x: &'x [f32], n: usize, quantizers: &'x Quantizers) -> Input<'x> {
+    /// `n` rows of `x`, quantized on demand with `quantizers`; `meter` sees the forms' bytes.
+    pub fn new(
+        x: &'x [f32],
+        n: usize,
+        quantizers: &'x Quantizers,
+        meter: &'x ScratchMeter,
+    ) -> Input<'x> {
         assert!(n > 0 && x.len().is_multiple_of(n), "input of whole rows");
         Input {
             x,
             n,
             quantizers,
+            meter,
+            made: AtomicU64::new(0),
+            f16: OnceLock::new(),
+            bf16: OnceLock::new(),
             q8_0: OnceLock::new(),
             q8k: OnceLock::new(),
             #[cfg(target_arch = "x86_64")]
@@ -73,8 +89,32 @@ impl<'x> Input<'x> {
         self.x.len() / self.n
     }
 
+    /// Makes the form `form` with `make`, once; the meter sees the bytes of all forms so far.
+    fn form<'a, T>(&self, slot: &'a OnceLock<T>, form: Form, make: impl FnOnce() -> T) -> &'a T {
+        slot.get_or_init(|| {
+            let bytes = form.bytes(self.cols(), self.n);
+            let made = self.made.fetch_add(bytes, Ordering::Relaxed) + bytes;
+            self.meter.record(Scratch::Input, made);
+            make()
+        })
+    }
+
+    fn f16(&self) -> &[f16] {
+        self.form(&self.f16, Form::F16, || {
+            self.x.iter().map(|&v| f16::from_f32(v)).collect()
+        })
+        .as_slice()
+    }
+
+    fn bf16(&self) -> &[bf16] {
+        self.form(&self.bf16, Form::BF16, || {
+            self.x.iter().map(|&v| bf16::from_f32(v)).collect()
+        })
+        .as_slice()
+    }
+
     fn q8_0(&self, pool: &ThreadPool) -> &[kernels::BlockQ8_0] {
-        self.q8_0.get_or_init(|| {
+        self.form(&self.q8_0, Form::Q8_0, || {
             quantize_rows(
                 self,
                 kernels::QK8_0,
@@ -82,31 +122,120 @@ impl<'x> Input<'x> {
                 pool,
             )
         })
+        .as_slice()
     }
 
     fn q8k(&self, pool: &ThreadPool) -> &[kernels::BlockQ8K] {
-        self.q8k.get_or_init(|| {
+        self.form(&self.q8k, Form::Q8K, || {
             quantize_rows(self, kernels::QK_K, |x, q| self.quantizers.q8k(x, q), pool)
         })
+        .as_slice()
     }
 
     #[cfg(target_arch = "x86_64")]
     fn lanes(&self, ty: LaneType, pool: &ThreadPool) -> &LaneActivations<ActBlock> {
         debug_assert!(!ty.is_k(), "K-quants take `k_lanes`");
-        self.lanes[ty as usize]
-            .get_or_init(|| LaneActivations::new(ty, self.q8_0(pool), self.cols() / kernels::QK8_0))
+        self.form(&self.lanes[ty as usize], Form::Lanes(ty), || {
+            LaneActivations::new(ty, self.q8_0(pool), self.cols() / kernels::QK8_0)
+        })
     }
 
     #[cfg(target_arch = "x86_64")]
     fn gemv(&self, pool: &ThreadPool) -> &GemvActivations {
-        self.gemv
-            .get_or_init(|| GemvActivations::new(self.q8_0(pool)))
+        self.form(&self.gemv, Form::Gemv, || {
+            GemvActivations::new(self.q8_0(pool))
+        })
     }
 
     #[cfg(target_arch = "x86_64")]
     fn k_lanes(&self, pool: &ThreadPool) -> &LaneActivations<ActSuper> {
-        self.k_lanes
-            .get_or_init(|| LaneActivations::new_k(self.q8k(pool), self.cols() / kernels::QK_K))
+        self.form(&self.k_lanes, Form::KLanes, || {
+            LaneActivations::new_k(self.q8k(pool), self.cols() / kernels::QK_K)
+        })
+    }
+}
+
+/// A form of an input that kernels read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    F16,
+    BF16,
+    Q8_0,
+    Q8K,
+    #[cfg(target_arch = "x86_64")]
+    Lanes(LaneType),
+    #[cfg(target_arch = "x86_64")]
+    KLanes,
+    #[cfg(target_arch = "x86_64")]
+    Gemv,
+}
+
+impl Form {
+    /// The bytes of this form of `n` rows of `cols` values, as the code above allocates it.
+    fn bytes(self, cols: usize, n: usize) -> u64 {
+        let per_row = match self {
+            Form::F16 | Form::BF16 => 2 * cols,
+            Form::Q8_0 => cols / kernels::QK8_0 * std::mem::size_of::<kernels::BlockQ8_0>(),
+            Form::Q8K => cols / kernels::QK_K * std::mem::size_of::<kernels::BlockQ8K>(),
+            #[cfg(target_arch = "x86_64")]
+            Form::Lanes(_) => cols / kernels::QK8_0 * std::mem::size_of::<ActBlock>(),
+            #[cfg(target_arch = "x86_64")]
+            Form::KLanes => cols / kernels::QK_K * std::mem::size_of::<ActSuper>(),
+            #[cfg(target_arch = "x86_64")]
+            Form::Gemv => gemv::activation_bytes(cols),
+        };
+        (n * per_row) as u64
+    }
+
+    /// The forms `product` reads from an input of weights of `dtype`.
+    fn read_by(product: Product, dtype: DType) -> &'static [Form] {
+        match product {
+            Product::Exact => &[],
+            Product::Float => match dtype {
+                DType::F16 => &[Form::F16],
+                DType::BF16 => &[Form::BF16],
+                _ => &[],
+            },
+            Product::Rows(RowKernel::Blocks(_)) => &[Form::Q8_0],
+            Product::Rows(RowKernel::Supers(_)) => &[Form::Q8K],
+            #[cfg(target_arch = "x86_64")]
+            Product::Lanes(ty) => match ty {
+                LaneType::Q4_0 => &[Form::Q8_0, Form::Lanes(LaneType::Q4_0)],
+                LaneType::Q5_0 => &[Form::Q8_0, Form::Lanes(LaneType::Q5_0)],
+                LaneType::Q8_0 => &[Form::Q8_0, Form::Lanes(LaneType::Q8_0)],
+                LaneType::Q4K | LaneType::Q6K => &[Form::Q8K, Form::KLanes],
+            },
+            #[cfg(target_arch = "x86_64")]
+            Product::GemvQ4_0 => &[Form::Q8_0, Form::Gemv],
+            #[cfg(target_arch = "x86_64")]
+            Product::GemvQ4K => &[Form::Q8K],
+        }
+    }
+}
+
+/// The bytes an input of `n` rows of `cols` values takes in the forms that the `readers`
+/// (each a product and its weights' type) make of it: what [`Input`] allocates, for the
+/// memory estimate.
+pub(crate) fn input_bytes(readers: &[(Product, DType)], cols: usize, n: usize) -> u64 {
+    let mut forms: Vec<Form> = Vec::new();
+    for &(product, dtype) in readers {
+        for &form in Form::read_by(product, dtype) {
+            if !forms.contains(&form) {
+                forms.push(form);
+            }
+        }
+    }
+    forms.iter().map(|f| f.bytes(cols, n)).sum()
+}
+
+/// The scratch each compute thread keeps for a product of `product` over `cols` columns:
+/// what [`QMatrix::matmul`] records, for the memory estimate.
+pub(crate) fn weight_rows_bytes(product: Product, cols: usize) -> u64 {
+    match product {
+        Product::Exact => (cols * std::mem::size_of::<f32>()) as u64,
+        #[cfg(target_arch = "x86_64")]
+        Product::Lanes(ty) => lanes::scratch_bytes(ty, cols),
+        _ => 0,
     }
 }
 
@@ -208,11 +337,15 @@ impl<'a> QMatrix<'a> {
             kernels.prefill
         };
         match product {
-            Product::Exact => self.matmul_exact(x, n, y, pool),
+            Product::Exact => {
+                let bytes = weight_rows_bytes(product, self.cols);
+                input.meter.record(Scratch::WeightRows, bytes);
+                self.matmul_exact(x, n, y, pool)
+            }
             Product::Float => match self.dtype {
-                DType::F32 => self.matmul_float::<f32>(x, n, y, pool),
-                DType::F16 => self.matmul_float::<f16>(x, n, y, pool),
-                DType::BF16 => self.matmul_float::<bf16>(x, n, y, pool),
+                DType::F32 => self.matmul_float::<f32>(x, y, pool),
+                DType::F16 => self.matmul_float::<f16>(input.f16(), y, pool),
+                DType::BF16 => self.matmul_float::<bf16>(input.bf16(), y, pool),
                 other => unreachable!("{other} weights have row kernels"),
             },
             Product::Rows(RowKernel::Blocks(dot)) => {
@@ -250,16 +383,10 @@ impl<'a> QMatrix<'a> {
         }
     }
 
-    /// Float weights: candle's dot products, activations in the weight's own type.
-    fn matmul_float<T: GgmlType>(&self, x: &[f32], n: usize, y: &mut [f32], pool: &ThreadPool) {
+    /// Float weights: candle's dot products, with the activations `xq` in the weight's own
+    /// type.
+    fn matmul_float<T: GgmlType>(&self, xq: &[T::VecDotType], y: &mut [f32], pool: &ThreadPool) {
         let w: &[T] = blocks(self.data);
-        let mut xq = vec![T::VecDotType::zeros(); n * self.cols];
-        for (xr, qr) in x
-            .chunks_exact(self.cols)
-            .zip(xq.chunks_exact_mut(self.cols))
-        {
-            T::VecDotType::from_float(xr, qr);
-        }
         let chunks = self.row_chunks(pool, 1);
         let out = SharedMut::new(y);
         let rows = self.rows;
@@ -330,9 +457,9 @@ impl<'a> QMatrix<'a> {
     #[cfg(target_arch = "x86_64")]
     fn matmul_lanes(&self, ty: LaneType, input: &Input, y: &mut [f32], pool: &ThreadPool) {
         if ty.is_k() {
-            self.lane_groups(ty, input.k_lanes(pool), y, pool)
+            self.lane_groups(ty, input.k_lanes(pool), y, input.meter, pool)
         } else {
-            self.lane_groups(ty, input.lanes(ty, pool), y, pool)
+            self.lane_groups(ty, input.lanes(ty, pool), y, input.meter, pool)
         }
     }
 
@@ -342,6 +469,7 @@ impl<'a> QMatrix<'a> {
         ty: LaneType,
         acts: &LaneActivations<A>,
         y: &mut [f32],
+        meter: &ScratchMeter,
         pool: &ThreadPool,
     ) {
         let row_bytes = self.row_bytes();
@@ -355,6 +483,7 @@ impl<'a> QMatrix<'a> {
                     lanes::group_product(ty, self.data, row_bytes, r0, acts, out.at(r0), self.rows)
                 };
             }
+            meter.record(Scratch::WeightRows, lanes::thread_scratch_bytes());
         });
     }
 

@@ -81,6 +81,14 @@ impl Rng {
 pub struct Sampler {
     params: SamplingParams,
     rng: Rng,
+    /// The bytes the last sample's candidates and probabilities took.
+    held: usize,
+}
+
+/// The most a sample over a vocabulary of `vocab` tokens takes: every token a candidate, with
+/// its probability (what [`Sampler::sample`] allocates when neither top-k nor a cut-off trims).
+pub fn scratch_bytes(vocab: usize) -> u64 {
+    (vocab * (std::mem::size_of::<(u32, f32)>() + std::mem::size_of::<f64>())) as u64
 }
 
 /// Index of the largest value; the lowest index wins a tie.
@@ -95,9 +103,18 @@ pub fn argmax(values: &[f32]) -> usize {
 }
 
 impl Sampler {
+    /// The bytes the last [`Sampler::sample`] held for its candidates (none for greedy).
+    pub fn held_bytes(&self) -> u64 {
+        self.held as u64
+    }
+
     pub fn new(params: SamplingParams) -> Sampler {
         let rng = Rng::new(params.seed);
-        Sampler { params, rng }
+        Sampler {
+            params,
+            rng,
+            held: 0,
+        }
     }
 
     /// The next token. `recent` is the sequence so far (only its last `repetition_window`
@@ -122,12 +139,14 @@ impl Sampler {
         if p.temperature <= 0.0 || p.top_k == 1 {
             return argmax(logits) as u32;
         }
-        let mut candidates: Vec<(u32, f32)> = logits
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| l.is_finite())
-            .map(|(i, &l)| (i as u32, l))
-            .collect();
+        let mut candidates: Vec<(u32, f32)> = Vec::with_capacity(logits.len());
+        candidates.extend(
+            logits
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.is_finite())
+                .map(|(i, &l)| (i as u32, l)),
+        );
         if candidates.is_empty() {
             return argmax(logits) as u32;
         }
@@ -143,6 +162,8 @@ impl Sampler {
             .iter()
             .map(|&(_, l)| (((l - max) / p.temperature) as f64).exp())
             .collect();
+        self.held = candidates.capacity() * std::mem::size_of::<(u32, f32)>()
+            + probs.capacity() * std::mem::size_of::<f64>();
         let total: f64 = probs.iter().sum();
         probs.iter_mut().for_each(|q| *q /= total);
         if p.top_p < 1.0 {
@@ -161,6 +182,8 @@ impl Sampler {
             let keep = probs.iter().take_while(|&&q| q >= floor).count().max(1);
             probs.truncate(keep);
         }
+        self.held = candidates.capacity() * std::mem::size_of::<(u32, f32)>()
+            + probs.capacity() * std::mem::size_of::<f64>();
         let total: f64 = probs.iter().sum();
         let mut r = self.rng.next_f64() * total;
         for (i, q) in probs.iter().enumerate() {
