@@ -35,6 +35,8 @@ let package = Package(
             dependencies: ["GemKitFFI"],
             linkerSettings: [.linkedLibrary("gemkit_ffi", .when(platforms: [.linux]))]
         ),
+        // What a Swift listener costs in decode speed: `make bench` (scripts/bench-bindings-swift.sh).
+        .executableTarget(name: "GemKitBench", dependencies: ["GemKit"], path: "Benchmarks/GemKitBench"),
     ],
     swiftLanguageModes: [.v6]
 )
