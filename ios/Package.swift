@@ -35,6 +35,7 @@ let package = Package(
             dependencies: ["GemKitFFI"],
             linkerSettings: [.linkedLibrary("gemkit_ffi", .when(platforms: [.linux]))]
         ),
+        .testTarget(name: "GemKitTests", dependencies: ["GemKit"]),
         // What a Swift listener costs in decode speed: `make bench` (scripts/bench-bindings-swift.sh).
         .executableTarget(name: "GemKitBench", dependencies: ["GemKit"], path: "Benchmarks/GemKitBench"),
     ],
