@@ -40,8 +40,8 @@ bench-bindings-swift: model
 
 # Kotlin (JVM) and Swift tests of the generated bindings against the host-built library and
 # the real model; each fails on any failure. Kotlin prints `N passed, N failed`; Swift runs
-# `swift test` on ios/ (XCTest: "Executed N tests, with K failures"). The first run installs
-# the Kotlin compiler, JNA and Swift (a Debian chroot): see README.
+# `swift test` on ios/ (XCTest: "Executed N tests, with K failures"), the downloader's tests
+# included. The first run installs the Kotlin compiler, JNA and Swift (a Debian chroot): see README.
 test-bindings: model
 	scripts/install-binding-deps.sh
 	scripts/gen-bindings.sh

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs `swift test` on the Swift package in ios/ against the host-built library and the real
 # model: the tests of the generated bindings and of the hand-written Swift beside them. The Rust
-# CLI's results for the same requests go in the environment. Fails if any test fails, and if any
-# is skipped: here everything can run. Run scripts/install-binding-deps.sh and
-# scripts/gen-bindings.sh first.
+# CLI's results for the same requests go in the environment, and so does the URL of
+# scripts/fault-server.py, started here on the host (serving the model as gemma.gguf) for the
+# downloader's tests. Fails if any test fails, and if any is skipped: here everything can run.
+# Run scripts/install-binding-deps.sh and scripts/gen-bindings.sh first.
 set -euo pipefail
 source "$(dirname "$0")/bindings-env.sh"
 
@@ -11,9 +12,15 @@ model="$(realpath "${GEMKIT_MODEL:-$("$repo/scripts/fetch-model.sh")}")"
 prepare_swift_package
 swift_mounts+=("$model")
 
-# The chroot starts with an empty environment: pass the model and the Rust CLI's results.
+# The chroot shares the host's network, so the server is on the host's loopback.
+coproc fault_server { exec python3 "$repo/scripts/fault-server.py" --port 0 --file "gemma.gguf=$model"; }
+server_pid=$fault_server_PID
+trap 'kill "$server_pid"' EXIT
+read -r fault_server_url <&"${fault_server[0]}"
+
+# The chroot starts with an empty environment: pass the model, the Rust CLI's results, the server.
 reference_env "$model"
-run_env=(GEMKIT_MODEL="$model" LD_LIBRARY_PATH="$target/release")
+run_env=(GEMKIT_MODEL="$model" GEMKIT_FAULT_SERVER="$fault_server_url" LD_LIBRARY_PATH="$target/release")
 for name in "${!GEMKIT_SEEDED_@}"; do run_env+=("$name=${!name}"); done
 
 mkdir -p "$swift_build"
