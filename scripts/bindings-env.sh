@@ -53,3 +53,19 @@ reference_env() {
   (cd "$repo" && cargo build --quiet --release -p gemkit-cli)
   eval "$(python3 "$repo/scripts/rust-reference.py" "$target/release/gemkit" "$1")"
 }
+
+# The Swift package in ios/ builds in $swift_build, against the host-built library.
+swift_package="$repo/ios"
+swift_build="$target/swift"
+
+# prepare_swift_package: puts the generated Swift beside the hand-written
+# (ios/Sources/GemKit/Generated) and the generated header and module map where the Linux
+# manifest looks for them (ios/Sources/GemKitFFI), both gitignored, and mounts the package
+# into the chroot. Run scripts/gen-bindings.sh first.
+prepare_swift_package() {
+  rm -rf "$swift_package/Sources/GemKit/Generated" "$swift_package/Sources/GemKitFFI"
+  mkdir -p "$swift_package/Sources/GemKit/Generated" "$swift_package/Sources/GemKitFFI"
+  cp "$bindings_out/swift/GemKit.swift" "$swift_package/Sources/GemKit/Generated/"
+  cp "$bindings_out/swift/GemKitFFI.h" "$bindings_out/swift/module.modulemap" "$swift_package/Sources/GemKitFFI/"
+  swift_mounts+=("$swift_package")
+}

@@ -1,25 +1,33 @@
 #!/usr/bin/env bash
-# Builds the SwiftPM package in bindings/tests/swift with the generated Swift, header and
-# module.modulemap (plus ios/Sources/GemKit) against the host-built library, and runs it. The
-# package is assembled in $CARGO_TARGET_DIR/swift-tests, where SwiftPM keeps its build between
-# runs. The Rust CLI's results for the same requests go in the environment. Run
-# scripts/install-binding-deps.sh and scripts/gen-bindings.sh first.
+# Runs `swift test` on the Swift package in ios/ against the host-built library and the real
+# model: the tests of the generated bindings and of the hand-written Swift beside them. The Rust
+# CLI's results for the same requests go in the environment, and so does the URL of
+# scripts/fault-server.py, started here on the host (serving the model as gemma.gguf) for the
+# downloader's tests. Fails if any test fails, and if any is skipped: here everything can run.
+# Run scripts/install-binding-deps.sh and scripts/gen-bindings.sh first.
 set -euo pipefail
 source "$(dirname "$0")/bindings-env.sh"
 
 model="$(realpath "${GEMKIT_MODEL:-$("$repo/scripts/fetch-model.sh")}")"
-pkg="$target/swift-tests"
-rm -rf "$pkg/Sources"
-mkdir -p "$pkg/Sources/GemKit" "$pkg/Sources/GemKitFFI"
-cp -r "$repo/bindings/tests/swift/." "$pkg/"
-cp "$bindings_out/swift/GemKit.swift" "$repo"/ios/Sources/GemKit/*.swift "$pkg/Sources/GemKit/"
-cp "$bindings_out/swift/GemKitFFI.h" "$bindings_out/swift/module.modulemap" "$pkg/Sources/GemKitFFI/"
-
-# The chroot starts with an empty environment: pass the model and the Rust CLI's results.
-reference_env "$model"
-run_env=(GEMKIT_MODEL="$model" LD_LIBRARY_PATH="$target/release")
-for name in GEMKIT_CLI "${!GEMKIT_SEEDED_@}" "${!GEMKIT_BENCH_@}"; do run_env+=("$name=${!name}"); done
-
+prepare_swift_package
 swift_mounts+=("$model")
-swift_run "$pkg" swift build --quiet -Xlinker -L"$target/release"
-swift_run "$pkg" env "${run_env[@]}" .build/debug/BindingTests
+
+# The chroot shares the host's network, so the server is on the host's loopback.
+coproc fault_server { exec python3 "$repo/scripts/fault-server.py" --port 0 --file "gemma.gguf=$model"; }
+server_pid=$fault_server_PID
+trap 'kill "$server_pid"' EXIT
+read -r fault_server_url <&"${fault_server[0]}"
+
+# The chroot starts with an empty environment: pass the model, the Rust CLI's results, the server.
+reference_env "$model"
+run_env=(GEMKIT_MODEL="$model" GEMKIT_FAULT_SERVER="$fault_server_url" LD_LIBRARY_PATH="$target/release")
+for name in "${!GEMKIT_SEEDED_@}"; do run_env+=("$name=${!name}"); done
+
+mkdir -p "$swift_build"
+log="$swift_build/test.log"
+swift_run "$swift_package" env "${run_env[@]}" \
+  swift test --scratch-path "$swift_build" -Xlinker -L"$target/release" 2>&1 | tee "$log"
+if grep -q "^[[:space:]]*Executed .* skipped" "$log"; then
+  echo "test-swift: tests were skipped (SKIPPED above), though this script sets up all they need" >&2
+  exit 1
+fi

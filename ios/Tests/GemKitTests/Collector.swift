@@ -2,14 +2,9 @@
 import Foundation
 import GemKit
 
-/// Greedy decoding, so that every reply is reproducible.
-func greedy(_ maxTokens: UInt32) -> GenerateOptions {
-    GenerateOptions(maxTokens: maxTokens, sampling: Sampling(temperature: 0))
-}
-
 /// A signal that stays open once opened. Waiting longer than a slow CI machine could need is a
 /// failure, not a measurement.
-final class Latch: @unchecked Sendable {
+final class Latch: Sendable {
     private let semaphore = DispatchSemaphore(value: 0)
 
     func open() { semaphore.signal() }
@@ -30,32 +25,27 @@ enum Last {
 /// Keeps the streamed text; `onPiece(index, text)` runs after each piece is kept and may block
 /// or throw (a throw is the listener throwing). `onLast` runs in the last call and may throw.
 final class Collector: TokenListener, @unchecked Sendable {
+    // @unchecked: the mutable state is only touched under `lock`.
     private let lock = NSLock()
     private var pieces: [String] = []
     private var lasts: [Last] = []
     private var calledOnMain = false
     private let lastCall = DispatchSemaphore(value: 0)
-    private let onPiece: (Int, String) throws -> Void
-    private let onLast: () throws -> Void
+    private let onPiece: @Sendable (Int, String) throws -> Void
+    private let onLast: @Sendable () throws -> Void
     let firstText = Latch()
 
-    init(onPiece: @escaping (Int, String) throws -> Void = { _, _ in },
-         onLast: @escaping () throws -> Void = {}) {
+    init(onPiece: @escaping @Sendable (Int, String) throws -> Void = { _, _ in },
+         onLast: @escaping @Sendable () throws -> Void = {}) {
         self.onPiece = onPiece
         self.onLast = onLast
     }
 
-    private func locked<T>(_ body: () -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body()
-    }
-
-    var text: String { locked { pieces.joined() } }
-    var wasCalledOnMainThread: Bool { locked { calledOnMain } }
+    var text: String { lock.withLock { pieces.joined() } }
+    var wasCalledOnMainThread: Bool { lock.withLock { calledOnMain } }
 
     func onText(text: String) throws {
-        let index: Int = locked {
+        let index: Int = lock.withLock {
             pieces.append(text)
             calledOnMain = calledOnMain || Thread.isMainThread
             return pieces.count - 1
@@ -75,7 +65,7 @@ final class Collector: TokenListener, @unchecked Sendable {
     }
 
     private func finish(_ last: Last) {
-        locked { lasts.append(last) }
+        lock.withLock { lasts.append(last) }
         lastCall.signal()
     }
 
@@ -102,6 +92,6 @@ final class Collector: TokenListener, @unchecked Sendable {
         if lastCall.wait(timeout: .now() + 0.1) == .success {
             throw Failure(description: "a second last call")
         }
-        return locked { lasts[0] }
+        return lock.withLock { lasts[0] }
     }
 }

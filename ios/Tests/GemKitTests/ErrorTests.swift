@@ -2,11 +2,8 @@
 // call or handed to the listener's onError. (Internal is a caught panic: a bug, which no input
 // reaches; the Rust tests of gemkit-ffi cover it.)
 import Foundation
-import GemKit
-
-func tempPath(_ name: String) -> String {
-    FileManager.default.temporaryDirectory.appendingPathComponent("gemkit-\(getpid())-\(name)").path
-}
+@testable import GemKit
+import XCTest
 
 /// A valid GGUF header naming an architecture GemKit does not run.
 func llamaHeader() -> Data {
@@ -27,82 +24,80 @@ func llamaHeader() -> Data {
     return data
 }
 
-/// The GemKitError that `body` throws.
-func expectGemKitError<T>(line: Int = #line, _ body: () throws -> T) throws -> GemKitError {
-    let error = try expectThrows(line: line, body)
-    guard let gemkit = error as? GemKitError else {
-        throw Failure(description: "line \(line): expected a GemKitError, got \(error)")
-    }
-    return gemkit
-}
+final class ErrorTests: XCTestCase {
+    /// The engine that tests without options of their own share, as an app would.
+    private var engine: Engine!
 
-func errorTests(_ t: Harness, _ engine: Engine, _ modelPath: String) {
-    t.test("Io: a missing file, an unwritable path; the message everywhere") {
+    override func setUpWithError() throws {
+        engine = try loadEngine()
+    }
+
+    func testIoAMissingFileAnUnwritablePathTheMessageEverywhere() throws {
         let error = try expectGemKitError { try Engine.load(path: "/nonexistent/model.gguf") }
         let message = "cannot open /nonexistent/model.gguf: No such file or directory (os error 2)"
-        try expectEqual(GemKitError.Io(message: message), error)
-        try expectEqual(message, error.localizedDescription)
-        try expectEqual(message, "\(error)")
+        XCTAssertEqual(GemKitError.Io(message: message), error)
+        XCTAssertEqual(message, error.localizedDescription)
+        XCTAssertEqual(message, "\(error)")
         let chat = try engine.newChat()
-        try expectEqual(
+        XCTAssertEqual(
             GemKitError.Io(message: "/nonexistent/dir/saved.chat: No such file or directory (os error 2)"),
             try expectGemKitError { try chat.save(path: "/nonexistent/dir/saved.chat") })
     }
 
-    t.test("InvalidModel: a corrupt file") {
+    func testInvalidModelACorruptFile() throws {
         let bad = tempPath("corrupt.gguf")
         try "not a model".write(toFile: bad, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: bad) }
         let error = try expectGemKitError { try Engine.load(path: bad) }
         guard case .InvalidModel(let message) = error else { throw error }
-        try expect(message.hasPrefix("invalid GGUF file: "), message)
+        XCTAssert(message.hasPrefix("invalid GGUF file: "), message)
     }
 
-    t.test("UnsupportedModel: another architecture") {
+    func testUnsupportedModelAnotherArchitecture() throws {
         let llama = tempPath("llama.gguf")
         try llamaHeader().write(to: URL(fileURLWithPath: llama))
         defer { try? FileManager.default.removeItem(atPath: llama) }
-        try expectEqual(
+        XCTAssertEqual(
             GemKitError.UnsupportedModel(message: "unsupported architecture \"llama\" (supported: gemma, gemma2, gemma3)"),
             try expectGemKitError { try Engine.load(path: llama) })
     }
 
-    t.test("InvalidArgument: options, token ids, prefixes") {
-        try expectEqual(
+    func testInvalidArgumentOptionsTokenIdsPrefixes() throws {
+        XCTAssertEqual(
             GemKitError.InvalidArgument(message: "invalid argument: threads must be 1 to 256, not 100000"),
-            try expectGemKitError { try Engine.load(path: modelPath, options: EngineOptions(threads: 100000)) })
-        try expectEqual(
+            try expectGemKitError { try loadEngine(EngineOptions(threads: 100000)) })
+        XCTAssertEqual(
             GemKitError.InvalidArgument(
                 message: "invalid argument: context length 1000000 exceeds the 32768 tokens the model was trained with"),
             try expectGemKitError {
-                try estimateMemory(path: modelPath, options: EngineOptions(contextLength: 1000000))
+                try estimateMemory(path: modelPath(), options: EngineOptions(contextLength: 1000000))
             })
-        try expectEqual(
+        XCTAssertEqual(
             GemKitError.InvalidArgument(message: "token id 999999 is outside the vocabulary of 262144 tokens"),
             try expectGemKitError { try engine.detokenize(ids: [2, 999999]) })
         let prefix = try engine.prefix(text: "Once upon a time")
-        try expectEqual(
+        XCTAssertEqual(
             GemKitError.InvalidArgument(
                 message: "invalid argument: this prefix is for completions; make one with chat_prefix"),
             try expectGemKitError { try engine.newChatFrom(prefix: prefix) })
-        let other = try Engine.load(path: modelPath, options: EngineOptions(contextLength: 64))
+        let other = try loadEngine(EngineOptions(contextLength: 64))
         let c = Collector()
         let handle = try other.complete(prefix: prefix, prompt: " there", listener: c, options: greedy(4))
         try withExtendedLifetime(handle) {
-            try expectEqual(
+            XCTAssertEqual(
                 GemKitError.InvalidArgument(message: "invalid argument: the prefix belongs to another engine"),
                 try c.error())
         }
     }
 
-    t.test("ContextFull: a prompt longer than the context, to onError") {
-        let small = try Engine.load(path: modelPath, options: EngineOptions(contextLength: 16))
+    func testContextFullAPromptLongerThanTheContextToOnError() throws {
+        let small = try loadEngine(EngineOptions(contextLength: 16))
         let prompt = (1...20).map { "word\($0)" }.joined(separator: " ")
         let needed = try small.tokenize(text: prompt, addSpecial: true).count
         let c = Collector()
         let handle = try small.complete(prefix: nil, prompt: prompt, listener: c, options: greedy(4))
         try withExtendedLifetime(handle) {
-            try expectEqual(GemKitError.ContextFull(message: "context full: needs \(needed) tokens, limit 16"), try c.error())
+            XCTAssertEqual(GemKitError.ContextFull(message: "context full: needs \(needed) tokens, limit 16"), try c.error())
         }
         let chat = try small.newChat(options: ChatOptions(contextFull: .fail))
         let turn = Collector()
@@ -110,57 +105,51 @@ func errorTests(_ t: Harness, _ engine: Engine, _ modelPath: String) {
         try withExtendedLifetime(turnHandle) {
             let error = try turn.error()
             guard case .ContextFull(let message) = error else { throw error }
-            try expect(message.hasPrefix("context full: needs ") && message.hasSuffix(" tokens, limit 16"), message)
+            XCTAssert(message.hasPrefix("context full: needs ") && message.hasSuffix(" tokens, limit 16"), message)
         }
     }
 
-    t.test("OutOfMemory: a budget smaller than the model") {
-        let error = try expectGemKitError {
-            try Engine.load(path: modelPath, options: EngineOptions(memoryBudget: 1000))
-        }
-        let needed = try estimateMemory(path: modelPath).anonymousBytes
-        try expectEqual(GemKitError.OutOfMemory(message: "memory budget exceeded: needs \(needed) bytes, 1000 available"), error)
+    func testOutOfMemoryABudgetSmallerThanTheModel() throws {
+        let error = try expectGemKitError { try loadEngine(EngineOptions(memoryBudget: 1000)) }
+        let needed = try estimateMemory(path: modelPath()).anonymousBytes
+        XCTAssertEqual(GemKitError.OutOfMemory(message: "memory budget exceeded: needs \(needed) bytes, 1000 available"), error)
     }
 
-    t.test("Busy: failing fast while the model works, and calling back into a chat from its listener") {
+    func testBusyFailingFastWhileTheModelWorksAndCallingBackIntoAChatFromItsListener() throws {
+        let engine: Engine = engine
         let a = try engine.newChat()
         let b = try engine.newChat()
         let release = Latch()
-        let lock = NSLock()
-        var inside: [GemKitError] = []
+        let inside = Locked<[GemKitError]>([])
         let long = Collector(onPiece: { i, _ in
             guard i == 0 else { return }
             let errors = [
                 try expectGemKitError { try a.history() },
                 try expectGemKitError { try engine.prefix(text: "Hello") },
             ]
-            lock.lock()
-            inside = errors
-            lock.unlock()
+            inside.withLock { $0 = errors }
             try release.wait(for: "the other calls")
         })
         let handle = try a.send(message: "Write a long poem about the sea.", listener: long, options: greedy(300))
         try long.firstText.wait(for: "the poem")
         let failFast = GenerateOptions(maxTokens: 4, whenBusy: .fail)
-        try expectEqual(
+        XCTAssertEqual(
             GemKitError.Busy(message: "busy: the model is running another request"),
             try expectGemKitError { try b.send(message: "Hi", listener: Collector(), options: failFast) })
         handle.cancel()
         release.open()
         _ = try long.reply()
-        lock.lock()
-        defer { lock.unlock() }
-        try expectEqual([
+        XCTAssertEqual([
             GemKitError.Busy(message: "busy: the chat is in use by this thread (a callback called back into it)"),
             GemKitError.Busy(message: "busy: the model is in use by this thread (a callback called back into it)"),
-        ], inside)
+        ], inside.withLock { $0 })
     }
 
-    t.test("InvalidChatFile: a file that is not a saved chat") {
+    func testInvalidChatFileAFileThatIsNotASavedChat() throws {
         let bad = tempPath("bad.chat")
         try "not a chat".write(toFile: bad, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: bad) }
-        try expectEqual(
+        XCTAssertEqual(
             GemKitError.InvalidChatFile(message: "invalid chat file \(bad): not a GemKit chat file"),
             try expectGemKitError { try engine.restoreChat(path: bad) })
     }
