@@ -4,7 +4,7 @@ CARGO ?= cargo
 PROMPT ?= The three most useful things to pack for a day of hiking are
 GEMKIT := target/release/gemkit
 
-.PHONY: demo test test-deps model build bench test-bindings check-mobile
+.PHONY: demo test test-deps model build bench bench-bindings bindings test-bindings check-mobile
 
 model:
 	@scripts/fetch-model.sh >/dev/null
@@ -27,15 +27,22 @@ test: model test-deps
 
 # GemKit against llama.cpp on the same files, alternating runs; prints a table of ratios and
 # writes target/bench/bench.md. THREADS (default "1 2"), REPEAT (3) and MODELS choose the runs.
-bench: build
+# First, what a Kotlin listener costs in decode speed beside the Rust CLI.
+bench: build bench-bindings
 	scripts/bench.py
 
-# Kotlin (JVM) and Swift tests of the generated bindings against the host-built library and
-# the real model; each prints `N passed, N failed` and fails on any failure. The first run
-# installs the Kotlin compiler, JNA and Swift (a Debian chroot): see README.
-test-bindings: model
+bench-bindings: bindings
+	scripts/test-kotlin.sh bench
+
+# The host library and its generated Kotlin and Swift, with what building and testing them needs.
+bindings: model
 	scripts/install-binding-deps.sh
 	scripts/gen-bindings.sh
+
+# Kotlin (JVM, Maven: Surefire prints the counts) and Swift tests of the generated bindings and
+# the wrappers against the host-built library and the real model; each fails on any failure.
+# The first run fetches the Maven dependencies and installs Swift (a Debian chroot): see README.
+test-bindings: bindings
 	scripts/test-kotlin.sh
 	scripts/test-swift.sh
 

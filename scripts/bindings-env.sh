@@ -8,9 +8,6 @@ target="${CARGO_TARGET_DIR:-$repo/target}"
 case "$target" in /*) ;; *) target="$repo/$target" ;; esac
 bindings_out="$target/bindings"
 
-kotlin_version=2.4.20
-kotlin_home="$cache/kotlin-$kotlin_version/node_modules/kotlin-compiler"
-jna_jar=/usr/share/java/jna.jar
 swift_root="$cache/swift-trixie"
 
 # in_swift_root DIR CMD...: runs CMD in DIR inside the chroot, with /proc, /dev and /sys and
@@ -52,4 +49,17 @@ swift_run() {
 reference_env() {
   (cd "$repo" && cargo build --quiet --release -p gemkit-cli)
   eval "$(python3 "$repo/scripts/rust-reference.py" "$target/release/gemkit" "$1")"
+}
+
+# jdk_home N: prints the home of a JDK of version N or later (JAVA_HOME's, else one under
+# /usr/lib/jvm), or fails saying so.
+jdk_home() {
+  local home version
+  for home in "${JAVA_HOME:-}" /usr/lib/jvm/*; do
+    [ -x "$home/bin/javac" ] && [ -f "$home/release" ] || continue
+    version=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$home/release")
+    if [ "${version:-0}" -ge "$1" ]; then echo "$home"; return; fi
+  done
+  echo "no JDK $1 or later in JAVA_HOME or /usr/lib/jvm" >&2
+  return 1
 }
