@@ -63,3 +63,23 @@ jdk_home() {
   echo "no JDK $1 or later in JAVA_HOME or /usr/lib/jvm" >&2
   return 1
 }
+
+# start_fault_server NAME=PATH...: starts scripts/fault-server.py with those files, exports its
+# URL as GEMKIT_FAULT_SERVER and kills it when the calling script exits.
+start_fault_server() {
+  local out="$target/fault-server.url" args=() spec
+  for spec in "$@"; do args+=(--file "$spec"); done
+  mkdir -p "$target"
+  : >"$out"
+  python3 "$repo/scripts/fault-server.py" --port 0 "${args[@]}" >"$out" &
+  fault_server_pid=$!
+  trap 'kill "$fault_server_pid" 2>/dev/null || true' EXIT
+  for _ in $(seq 100); do
+    GEMKIT_FAULT_SERVER=$(head -1 "$out")
+    if [ -n "$GEMKIT_FAULT_SERVER" ]; then export GEMKIT_FAULT_SERVER; return; fi
+    kill -0 "$fault_server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "the fault server did not start" >&2
+  return 1
+}

@@ -32,8 +32,8 @@ Scenarios, any number, applied together ("request n" counts this token's file re
     noetag           send no ETag (clients must fall back to Last-Modified for If-Range)
     nolength         send no Content-Length; the body ends when the connection closes
 
-Served files always carry Accept-Ranges: bytes (unless norange), ETag (a strong tag derived from
-the content) and Last-Modified. A single "Range: bytes=A-B | A- | -N" is honoured with 206 and
+Served files always carry Accept-Ranges: bytes (unless norange), ETag (strong: the version's
+SHA-256's first 32 hex digits, in quotes) and Last-Modified. A single "Range: bytes=A-B | A- | -N" is honoured with 206 and
 Content-Range; "If-Range" (an entity tag compared strongly, or the exact Last-Modified date) that
 does not match the current version gives a full 200; a range starting at or past the end gives
 416 with "Content-Range: bytes */SIZE". Anything else in Range is ignored (200).
