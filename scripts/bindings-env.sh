@@ -52,7 +52,7 @@ reference_env() {
 }
 
 # jdk_home N: prints the home of a JDK of version N or later (JAVA_HOME's, else one under
-# /usr/lib/jvm), or fails saying so.
+# /usr/lib/jvm), or fails saying so. Robolectric's Android 16 needs Java 21.
 jdk_home() {
   local home version
   for home in "${JAVA_HOME:-}" /usr/lib/jvm/*; do

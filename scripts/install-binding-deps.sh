@@ -3,13 +3,13 @@
 # nothing when all is there: Maven (Debian; it fetches Kotlin, JNA, JUnit and Robolectric from
 # Maven Central itself on the first run), and Swift: the host's `swift` if any, else Debian
 # trixie's swiftlang in a chroot under ~/.cache/gemkit (about a minute and 2.6 GB the first
-# time, as root: debootstrap, chroot and mounts). The Kotlin tests also need a JDK 17 or later.
+# time, as root: debootstrap, chroot and mounts). The Kotlin tests also need a JDK 21 or later.
 set -euo pipefail
 source "$(dirname "$0")/bindings-env.sh"
 
 say() { echo "install-binding-deps: $*" >&2; }
 
-jdk_home 17 >/dev/null
+jdk_home 21 >/dev/null
 apt_missing=()
 command -v mvn >/dev/null || apt_missing+=(maven)
 command -v swift >/dev/null || command -v debootstrap >/dev/null || apt_missing+=(debootstrap)
