@@ -108,8 +108,8 @@ internal class Transfer(
         val range = if (code == 206) contentRange(c, offset) else null
         val start = range?.first ?: 0L
         val total = total(url, range?.second ?: c.contentLengthLong.takeIf { code == 200 && it >= 0 })
-        records.recordResume(spec, validatorOf(c))
         total?.let { checkSpace(it - start) }
+        records.recordResume(spec, validatorOf(c))
         return Sha256().use { hasher ->
             if (start > 0) {
                 val read = fileOp(part) { hasher.updateFromFile(part.path, start.toULong()) }

@@ -25,8 +25,20 @@ class FaultServer {
         return Digest(json.getLong("size"), json.getString("sha256"), json.getString("changed_sha256"))
     }
 
-    /** Every request of this token, oldest first. */
+    /**
+     * Every request of this token, oldest first, once the server is done with each: a client
+     * may have read the last byte before the server counted it.
+     */
     fun log(): List<Request> {
+        repeat(1000) {
+            val log = currentLog()
+            if (log.all { it.done }) return log
+            Thread.sleep(10)
+        }
+        throw AssertionError("the fault server is still answering: ${currentLog()}")
+    }
+
+    private fun currentLog(): List<Request> {
         val array = JSONArray(get("$base/$token/log"))
         return (0 until array.length()).map { i ->
             val entry = array.getJSONObject(i)
