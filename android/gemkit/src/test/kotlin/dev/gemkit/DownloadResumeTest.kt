@@ -1,6 +1,7 @@
 package dev.gemkit
 
 import kotlin.test.assertEquals
+import kotlin.test.assertIs
 import kotlin.test.assertTrue
 import kotlin.time.Duration.Companion.seconds
 import kotlinx.coroutines.CompletableDeferred
@@ -62,6 +63,36 @@ class DownloadResumeTest : DownloadTestBase() {
         val log = server.log()
         assertEquals(listOf(200, 206), log.map { it.status })
         assertEquals(listOf("Bearer s3cret", "Bearer s3cret"), log.map { it.headers["authorization"] })
+    }
+
+    @Test
+    fun `a redirect within the host keeps the headers, one to another host drops Authorization`() {
+        val auth = mapOf("Authorization" to "Bearer s3cret")
+        val same = spec(FILE, "redirect/127.0.0.1", "auth/s3cret").copy(headers = auth)
+        assertBytes(server.digest(FILE).sha256, SIZE, done(downloader.download(same).all()).file)
+        runBlocking { downloader.delete(same) }
+        val other = spec(FILE, "redirect/localhost", "auth/s3cret").copy(headers = auth)
+        assertEquals(401, assertIs<DownloadException.Unauthorized>(failure(downloader.download(other).all())).code)
+        val log = server.log()
+        assertEquals(listOf(302, 200, 302, 401), log.map { it.status })
+        assertEquals(listOf("Bearer s3cret", "Bearer s3cret", "Bearer s3cret", null), log.map { it.headers["authorization"] })
+    }
+
+    @Test
+    fun `without an ETag, the resume's If-Range is the Last-Modified date`() {
+        val statuses = downloader.download(spec(FILE, "drop/1000000", "noetag")).all()
+        assertBytes(server.digest(FILE).sha256, SIZE, done(statuses).file)
+        val resume = server.log()[1]
+        assertTrue(resume.ifRange!!.matches(Regex("\\w{3}, \\d{2} \\w{3} \\d{4} \\d{2}:\\d{2}:\\d{2} GMT")), "$resume")
+        assertEquals(206, resume.status)
+    }
+
+    @Test
+    fun `an answer without a length is read to its end`() {
+        val statuses = downloader.download(spec(FILE, "nolength")).all()
+        assertBytes(server.digest(FILE).sha256, SIZE, done(statuses).file)
+        assertEquals(listOf(DownloadStatus.Started(null, 0)), started(statuses))
+        assertTrue(statuses.filterIsInstance<DownloadStatus.Progress>().all { it.totalBytes == null && it.eta == null }, "$statuses")
     }
 
     @Test
