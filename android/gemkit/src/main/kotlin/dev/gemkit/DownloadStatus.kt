@@ -43,9 +43,9 @@ sealed class DownloadException(message: String, cause: Throwable? = null) : Exce
     class ChecksumMismatch(val expected: String, val actual: String) :
         DownloadException("SHA-256 mismatch: expected $expected, got $actual; the download was deleted")
 
-    /** Only https:// is allowed, and http:// to this device (127.0.0.1, ::1, localhost). */
+    /** Only well-formed https:// URLs are allowed, and http:// to this device (127.0.0.1, ::1, localhost). */
     class InsecureUrl(val url: String) :
-        DownloadException("refusing $url: only https:// URLs (or http:// to 127.0.0.1, ::1 or localhost)")
+        DownloadException("refusing $url: only well-formed https:// URLs (or http:// to 127.0.0.1, ::1 or localhost)")
 
     /** The server's answer contradicts the request, itself or the spec (sizes, ranges, redirects). */
     class UnexpectedResponse(detail: String) : DownloadException(detail)

@@ -42,9 +42,9 @@ class ModelDownloader(
     fun file(spec: ModelSpec): File = File(directory, spec.fileName)
 
     /**
-     * Whether [spec]'s file is in place as this downloader verified it (by its record, not by
-     * hashing: a stat, cheap on any thread). False for a file put there by other means until a
-     * [download] has hashed it.
+     * Whether [spec]'s file is in place as this downloader verified it: its record is read and
+     * the file's size and time compared, without hashing. False for a file put there by other
+     * means until a [download] has hashed it.
      */
     fun isDownloaded(spec: ModelSpec): Boolean = DownloadRecords(directory, spec.fileName).verifiedSha256(spec) != null
 

@@ -115,7 +115,7 @@ internal class Transfer(
                 val read = fileOp(part) { hasher.updateFromFile(part.path, start.toULong()) }
                 if (read != start.toULong()) throw DownloadException.FileError(part, IOException("it shrank to $read bytes"))
             }
-            RandomAccessFile(part, "rw").use { out ->
+            fileOp(part) { RandomAccessFile(part, "rw") }.use { out ->
                 fileOp(part) {
                     out.setLength(start)
                     out.seek(start)
