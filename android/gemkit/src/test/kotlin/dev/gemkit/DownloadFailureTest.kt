@@ -76,6 +76,14 @@ class DownloadFailureTest : DownloadTestBase() {
     }
 
     @Test
+    fun `drops that each bring bytes do not use up the retries`() {
+        val statuses = downloader.download(spec(FILE, "drop/500000,5")).all()
+        assertBytes(server.digest(FILE).sha256, SIZE, done(statuses).file)
+        assertEquals((0L until 6).map { it * 500_000 }, started(statuses).map { it.resumedFromBytes })
+        assertEquals(6, server.log().size)
+    }
+
+    @Test
     fun `the free space needed counts the part already on disk`() {
         val once = ModelDownloader(directory, RetryPolicy(attempts = 1))
         assertIs<DownloadException.Network>(failure(once.download(spec(FILE, "drop/1000000")).all()))
