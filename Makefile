@@ -4,7 +4,7 @@ CARGO ?= cargo
 PROMPT ?= The three most useful things to pack for a day of hiking are
 GEMKIT := target/release/gemkit
 
-.PHONY: demo test test-deps model build bench bench-bindings-swift test-bindings check-mobile
+.PHONY: demo test test-deps model build bench bench-bindings bench-bindings-swift bindings test-bindings check-mobile
 
 model:
 	@scripts/fetch-model.sh >/dev/null
@@ -27,24 +27,29 @@ test: model test-deps
 
 # GemKit against llama.cpp on the same files, alternating runs; prints a table of ratios and
 # writes target/bench/bench.md. THREADS (default "1 2"), REPEAT (3) and MODELS choose the runs.
-# Then what the Swift bindings' listener costs in decode speed.
+# Then what a Kotlin and a Swift listener cost in decode speed beside the Rust CLI.
 bench: build
 	scripts/bench.py
-	$(MAKE) --no-print-directory bench-bindings-swift
+	$(MAKE) --no-print-directory bench-bindings bench-bindings-swift
+
+# Decode tok/s through a Kotlin TokenListener beside the Rust CLI's.
+bench-bindings: bindings
+	scripts/test-kotlin.sh bench
 
 # Decode tok/s through a Swift TokenListener beside the Rust CLI's, alternately, medians of 3.
-bench-bindings-swift: model
-	scripts/install-binding-deps.sh
-	scripts/gen-bindings.sh
+bench-bindings-swift: bindings
 	scripts/bench-bindings-swift.sh
 
-# Kotlin (JVM) and Swift tests of the generated bindings against the host-built library and
-# the real model; each fails on any failure. Kotlin prints `N passed, N failed`; Swift runs
-# `swift test` on ios/ (XCTest: "Executed N tests, with K failures"), the downloader's tests
-# included. The first run installs the Kotlin compiler, JNA and Swift (a Debian chroot): see README.
-test-bindings: model
+# The host library and its generated Kotlin and Swift, with what building and testing them needs.
+bindings: model
 	scripts/install-binding-deps.sh
 	scripts/gen-bindings.sh
+
+# Kotlin (JVM, Maven: Surefire prints the counts) and Swift tests (`swift test` on ios/, XCTest)
+# of the generated bindings and the wrappers against the host-built library and the real model;
+# each fails on any failure. The first run fetches the Maven dependencies and installs Swift (a
+# Debian chroot): see README.
+test-bindings: bindings
 	scripts/test-kotlin.sh
 	scripts/test-swift.sh
 

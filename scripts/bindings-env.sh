@@ -8,9 +8,6 @@ target="${CARGO_TARGET_DIR:-$repo/target}"
 case "$target" in /*) ;; *) target="$repo/$target" ;; esac
 bindings_out="$target/bindings"
 
-kotlin_version=2.4.20
-kotlin_home="$cache/kotlin-$kotlin_version/node_modules/kotlin-compiler"
-jna_jar=/usr/share/java/jna.jar
 swift_root="$cache/swift-trixie"
 
 # in_swift_root DIR CMD...: runs CMD in DIR inside the chroot, with /proc, /dev and /sys and
@@ -68,4 +65,37 @@ prepare_swift_package() {
   cp "$bindings_out/swift/GemKit.swift" "$swift_package/Sources/GemKit/Generated/"
   cp "$bindings_out/swift/GemKitFFI.h" "$bindings_out/swift/module.modulemap" "$swift_package/Sources/GemKitFFI/"
   swift_mounts+=("$swift_package")
+}
+
+# jdk_home N: prints the home of a JDK of version N or later (JAVA_HOME's, else one under
+# /usr/lib/jvm), or fails saying so. Robolectric's Android 16 needs Java 21.
+jdk_home() {
+  local home version
+  for home in "${JAVA_HOME:-}" /usr/lib/jvm/*; do
+    [ -x "$home/bin/javac" ] && [ -f "$home/release" ] || continue
+    version=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$home/release")
+    if [ "${version:-0}" -ge "$1" ]; then echo "$home"; return; fi
+  done
+  echo "no JDK $1 or later in JAVA_HOME or /usr/lib/jvm" >&2
+  return 1
+}
+
+# start_fault_server NAME=PATH...: starts scripts/fault-server.py with those files, exports its
+# URL as GEMKIT_FAULT_SERVER and kills it when the calling script exits.
+start_fault_server() {
+  local out="$target/fault-server.url" args=() spec
+  for spec in "$@"; do args+=(--file "$spec"); done
+  mkdir -p "$target"
+  : >"$out"
+  python3 "$repo/scripts/fault-server.py" --port 0 "${args[@]}" >"$out" &
+  fault_server_pid=$!
+  trap 'kill "$fault_server_pid" 2>/dev/null || true' EXIT
+  for _ in $(seq 100); do
+    GEMKIT_FAULT_SERVER=$(head -1 "$out")
+    if [ -n "$GEMKIT_FAULT_SERVER" ]; then export GEMKIT_FAULT_SERVER; return; fi
+    kill -0 "$fault_server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "the fault server did not start" >&2
+  return 1
 }

@@ -31,9 +31,11 @@ Scenarios, any number, applied together ("request n" counts this token's file re
     auth/SECRET      answer 401 (WWW-Authenticate: Bearer) unless "Authorization: Bearer SECRET"
     noetag           send no ETag (clients must fall back to Last-Modified for If-Range)
     nolength         send no Content-Length; the body ends when the connection closes
+    redirect/HOST    answer 302 to the same URL without this scenario, on HOST (127.0.0.1, or
+                     localhost for "another host"), same port; the 302 is a request like any
 
-Served files always carry Accept-Ranges: bytes (unless norange), ETag (a strong tag derived from
-the content) and Last-Modified. A single "Range: bytes=A-B | A- | -N" is honoured with 206 and
+Served files always carry Accept-Ranges: bytes (unless norange), ETag (strong: the version's
+SHA-256's first 32 hex digits, in quotes) and Last-Modified. A single "Range: bytes=A-B | A- | -N" is honoured with 206 and
 Content-Range; "If-Range" (an entity tag compared strongly, or the exact Last-Modified date) that
 does not match the current version gives a full 200; a range starting at or past the end gives
 416 with "Content-Range: bytes */SIZE". Anything else in Range is ignored (200).
@@ -54,7 +56,7 @@ import time
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-SCENARIOS_WITH_PARAM = {"drop", "status", "slow", "auth"}
+SCENARIOS_WITH_PARAM = {"drop", "status", "slow", "auth", "redirect"}
 SCENARIOS = SCENARIOS_WITH_PARAM | {"normal", "norange", "changed", "noetag", "nolength"}
 MAX_SYNTHETIC = 256 << 20
 CHUNK = 64 << 10
@@ -225,6 +227,7 @@ class Handler(BaseHTTPRequestHandler):
         if source is None:
             return self.reply_text(404, f"no file {name!r}\n")
 
+        self.segments = segments
         self.entry = {"method": self.command, "path": self.path, "range": self.headers.get("Range"),
                       "if_range": self.headers.get("If-Range"),
                       "headers": {k.lower(): v for k, v in self.headers.items()},
@@ -238,6 +241,12 @@ class Handler(BaseHTTPRequestHandler):
             self.entry["done"] = True
 
     def serve(self, scenarios, source, n, body):
+        if "redirect" in scenarios:
+            host = scenarios["redirect"]
+            at = self.segments.index("redirect")
+            rest = "/".join(self.segments[:at] + self.segments[at + 2:])
+            location = f"http://{host}:{self.server.server_address[1]}/{rest}"
+            return self.reply_text(302, f"see {location}\n", extra={"Location": location})
         codes = scenarios.get("status", "")
         codes = [int(c) for c in codes.split(",")] if codes else []
         if n < len(codes) and codes[n] != 200:

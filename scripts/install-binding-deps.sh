@@ -1,28 +1,22 @@
 #!/usr/bin/env bash
 # Installs what the Kotlin and Swift binding tests need, each only when missing, and prints
-# nothing when all is there: the Kotlin compiler (npm package kotlin-compiler, which ships the
-# stdlib, kotlin-test and kotlinx-coroutines jars), JNA and a JRE (Debian), and Swift: the
-# host's `swift` if any, else Debian trixie's swiftlang in a chroot under ~/.cache/gemkit
-# (about a minute and 2.6 GB the first time, as root: debootstrap, chroot and mounts).
+# nothing when all is there: Maven (Debian; it fetches Kotlin, JNA, JUnit and Robolectric from
+# Maven Central itself on the first run), and Swift: the host's `swift` if any, else Debian
+# trixie's swiftlang in a chroot under ~/.cache/gemkit (about a minute and 2.6 GB the first
+# time, as root: debootstrap, chroot and mounts). The Kotlin tests also need a JDK 21 or later.
 set -euo pipefail
 source "$(dirname "$0")/bindings-env.sh"
 
 say() { echo "install-binding-deps: $*" >&2; }
 
+jdk_home 21 >/dev/null
 apt_missing=()
-command -v java >/dev/null || apt_missing+=(default-jre-headless)
-[ -f "$jna_jar" ] || apt_missing+=(libjna-java)
+command -v mvn >/dev/null || apt_missing+=(maven)
 command -v swift >/dev/null || command -v debootstrap >/dev/null || apt_missing+=(debootstrap)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   say "apt-get install ${apt_missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" >/dev/null
-fi
-
-if [ ! -x "$kotlin_home/bin/kotlinc-jvm" ]; then
-  say "npm install kotlin-compiler@$kotlin_version"
-  npm install --silent --no-audit --no-fund --prefix "${kotlin_home%/node_modules/*}" \
-    "kotlin-compiler@$kotlin_version" >/dev/null
 fi
 
 # The chroot counts as made only once its stamp is written, so an interrupted run starts over.

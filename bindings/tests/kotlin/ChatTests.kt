@@ -11,6 +11,7 @@ import dev.gemkit.Reply
 import dev.gemkit.Role
 import java.util.concurrent.CountDownLatch
 import kotlin.test.assertEquals
+import org.junit.jupiter.api.Test
 
 /** Sends `message` and waits for the reply, which must equal the streamed text. */
 fun send(chat: Chat, message: String, maxTokens: UInt = 24u): Reply {
@@ -20,10 +21,13 @@ fun send(chat: Chat, message: String, maxTokens: UInt = 24u): Reply {
     return reply
 }
 
-fun chatTests(t: Harness, engine: Engine, modelPath: String) {
-    val brief = ChatOptions(system = "Answer in one short sentence.")
+class ChatTests {
+    private val modelPath = Model.path
+    private val engine = Model.engine
+    private val brief = ChatOptions(system = "Answer in one short sentence.")
 
-    t.test("a chat streams its reply; a chat from the chat prefix gives the same") {
+    @Test
+    fun `a chat streams its reply, a chat from the chat prefix gives the same`() {
         engine.newChat(brief).use { plain ->
             engine.chatPrefix(brief).use { prefix ->
                 engine.newChatFrom(prefix).use { fast ->
@@ -39,7 +43,8 @@ fun chatTests(t: Harness, engine: Engine, modelPath: String) {
         }
     }
 
-    t.test("two chats keep their own conversations") {
+    @Test
+    fun `two chats keep their own conversations`() {
         engine.newChat().use { a ->
             engine.newChat().use { b ->
                 engine.newChat().use { alone ->
@@ -54,7 +59,8 @@ fun chatTests(t: Harness, engine: Engine, modelPath: String) {
         }
     }
 
-    t.test("a saved chat restores and continues identically") {
+    @Test
+    fun `a saved chat restores and continues identically`() {
         val path = tempFile("saved.chat").path
         engine.newChat(brief).use { chat ->
             send(chat, "What is rain?", 12u)
@@ -71,7 +77,8 @@ fun chatTests(t: Harness, engine: Engine, modelPath: String) {
         }
     }
 
-    t.test("closing a chat cancels its running request") {
+    @Test
+    fun `closing a chat cancels its running request`() {
         val closed = CountDownLatch(1)
         val c = Collector(onPiece = { i, _ -> if (i == 0) closed.awaitOrFail("the close") })
         val chat = engine.newChat()

@@ -13,13 +13,16 @@ import dev.gemkit.estimateMemory
 import dev.gemkit.initLogging
 import java.io.File
 import java.util.Collections
-import java.util.concurrent.atomic.AtomicInteger
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertTrue
+import org.junit.jupiter.api.Test
 
-fun engineTests(t: Harness, modelPath: String) {
-    t.test("loads the model and reports its shape") {
+class EngineTests {
+    private val modelPath = Model.path
+
+    @Test
+    fun `loads the model and reports its shape`() {
         Engine.load(modelPath).use { engine ->
             val info = engine.info()
             assertEquals("gemma3", info.architecture)
@@ -39,7 +42,8 @@ fun engineTests(t: Harness, modelPath: String) {
         }
     }
 
-    t.test("options reach the core") {
+    @Test
+    fun `options reach the core`() {
         val f16 = Engine.load(modelPath, EngineOptions(contextLength = 256u, threads = 1u)).use { it.info() }
         assertEquals(256u, f16.contextLength)
         assertEquals(1u, f16.threads)
@@ -47,7 +51,8 @@ fun engineTests(t: Harness, modelPath: String) {
         assertEquals(2u * f16.kvCacheBytes, f32.kvCacheBytes)
     }
 
-    t.test("the estimate is what the engine then holds") {
+    @Test
+    fun `the estimate is what the engine then holds`() {
         val estimate = estimateMemory(modelPath)
         assertEquals(estimate.fixedBytes + estimate.scratchBytes + estimate.kvCacheBytes, estimate.anonymousBytes)
         Engine.load(modelPath).use { engine ->
@@ -58,7 +63,8 @@ fun engineTests(t: Harness, modelPath: String) {
         }
     }
 
-    t.test("the memory budget refuses a load, or shrinks the context to fit") {
+    @Test
+    fun `the memory budget refuses a load, or shrinks the context to fit`() {
         val estimate = estimateMemory(modelPath)
         val budget = estimate.anonymousBytes - 1u
         val e = assertFailsWith<GemKitException.OutOfMemory> {
@@ -79,7 +85,8 @@ fun engineTests(t: Harness, modelPath: String) {
         }
     }
 
-    t.test("tokenize and detokenize") {
+    @Test
+    fun `tokenize and detokenize`() {
         Engine.load(modelPath, EngineOptions(contextLength = 64u)).use { engine ->
             val ids = engine.tokenize("Hello, world!", addSpecial = true)
             assertEquals(listOf(2u, 9259u, 236764u, 1902u, 236888u), ids)
@@ -88,7 +95,18 @@ fun engineTests(t: Harness, modelPath: String) {
         }
     }
 
-    t.test("the logger receives the engine's records") {
+    /** The one record a load logs, with what it says: the file, its shape and the options. */
+    private fun assertLoadRecord(record: LogRecord) {
+        assertEquals(LogLevel.INFO, record.level)
+        assertTrue(record.target.startsWith("gemkit::"), record.target)
+        val expected = Regex("loaded ${Regex.escape(modelPath)} \\(18 layers, 64 context, \\d+ threads\\) in \\S+")
+        assertTrue(expected.matches(record.message), record.message)
+    }
+
+    private fun loads(records: List<LogRecord>) = synchronized(records) { records.filter { it.message.startsWith("loaded ") } }
+
+    @Test
+    fun `the logger receives the engine's records`() {
         val records = Collections.synchronizedList(mutableListOf<LogRecord>())
         initLogging(LogLevel.INFO, object : Logger {
             override fun log(record: LogRecord) {
@@ -100,18 +118,17 @@ fun engineTests(t: Harness, modelPath: String) {
         } finally {
             initLogging(LogLevel.ERROR, null)
         }
-        val loaded = records.single { it.message.startsWith("loaded ") }
-        assertEquals(LogLevel.INFO, loaded.level)
-        assertTrue(loaded.target.startsWith("gemkit"), loaded.target)
-        assertTrue(loaded.message.contains(modelPath), loaded.message)
+        assertLoadRecord(loads(records).single())
     }
 
-    t.test("a logger that throws loses the record, not the call") {
-        val calls = AtomicInteger()
+    @Test
+    fun `a logger that throws loses the record, not the call nor the next records`() {
+        val records = Collections.synchronizedList(mutableListOf<LogRecord>())
         initLogging(LogLevel.INFO, object : Logger {
             override fun log(record: LogRecord) {
-                // GemKitException is the one type UniFFI cannot bring back into Rust.
-                if (calls.incrementAndGet() % 2 == 0) throw IllegalStateException("logger failed")
+                records += record
+                // GemKitException is the one type UniFFI cannot bring back into Rust: try both.
+                if (records.size % 2 == 0) throw IllegalStateException("logger failed")
                 throw GemKitException.Internal("logger failed")
             }
         })
@@ -120,6 +137,8 @@ fun engineTests(t: Harness, modelPath: String) {
         } finally {
             initLogging(LogLevel.ERROR, null)
         }
-        assertTrue(calls.get() >= 2, "the logger was called ${calls.get()} times")
+        val loaded = loads(records)
+        assertEquals(2, loaded.size, "$records")
+        loaded.forEach(::assertLoadRecord)
     }
 }

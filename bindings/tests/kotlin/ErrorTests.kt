@@ -11,15 +11,13 @@ import dev.gemkit.GemKitException
 import dev.gemkit.GenerateOptions
 import dev.gemkit.WhenBusy
 import dev.gemkit.estimateMemory
-import java.io.File
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
 import java.util.concurrent.CountDownLatch
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertTrue
-
-fun tempFile(name: String): File = File.createTempFile("gemkit-", "-$name").apply { deleteOnExit() }
+import org.junit.jupiter.api.Test
 
 /** A valid GGUF header naming an architecture GemKit does not run. */
 fun llamaHeader(): ByteArray {
@@ -31,8 +29,12 @@ fun llamaHeader(): ByteArray {
         .array()
 }
 
-fun errorTests(t: Harness, engine: Engine, modelPath: String) {
-    t.test("Io: a missing file, an unwritable path") {
+class ErrorTests {
+    private val modelPath = Model.path
+    private val engine = Model.engine
+
+    @Test
+    fun `Io - a missing file, an unwritable path`() {
         val e = assertFailsWith<GemKitException.Io> { Engine.load("/nonexistent/model.gguf") }
         assertEquals("cannot open /nonexistent/model.gguf: No such file or directory (os error 2)", e.message)
         engine.newChat().use { chat ->
@@ -41,19 +43,22 @@ fun errorTests(t: Harness, engine: Engine, modelPath: String) {
         }
     }
 
-    t.test("InvalidModel: a corrupt file") {
+    @Test
+    fun `InvalidModel - a corrupt file`() {
         val bad = tempFile("corrupt.gguf").apply { writeText("not a model") }
         val e = assertFailsWith<GemKitException.InvalidModel> { Engine.load(bad.path) }
         assertTrue(e.message!!.startsWith("invalid GGUF file: "), e.message)
     }
 
-    t.test("UnsupportedModel: another architecture") {
+    @Test
+    fun `UnsupportedModel - another architecture`() {
         val llama = tempFile("llama.gguf").apply { writeBytes(llamaHeader()) }
         val e = assertFailsWith<GemKitException.UnsupportedModel> { Engine.load(llama.path) }
         assertEquals("unsupported architecture \"llama\" (supported: gemma, gemma2, gemma3)", e.message)
     }
 
-    t.test("InvalidArgument: options, token ids, prefixes") {
+    @Test
+    fun `InvalidArgument - options, token ids, prefixes`() {
         val threads = assertFailsWith<GemKitException.InvalidArgument> {
             Engine.load(modelPath, EngineOptions(threads = 100000u))
         }
@@ -79,7 +84,8 @@ fun errorTests(t: Harness, engine: Engine, modelPath: String) {
         }
     }
 
-    t.test("ContextFull: a prompt longer than the context, to onError") {
+    @Test
+    fun `ContextFull - a prompt longer than the context, to onError`() {
         Engine.load(modelPath, EngineOptions(contextLength = 16u)).use { small ->
             val prompt = (1..20).joinToString(" ") { "word$it" }
             val needed = small.tokenize(prompt, addSpecial = true).size
@@ -100,7 +106,8 @@ fun errorTests(t: Harness, engine: Engine, modelPath: String) {
         }
     }
 
-    t.test("OutOfMemory: a budget smaller than the model") {
+    @Test
+    fun `OutOfMemory - a budget smaller than the model`() {
         val e = assertFailsWith<GemKitException.OutOfMemory> {
             Engine.load(modelPath, EngineOptions(memoryBudget = 1000u))
         }
@@ -108,7 +115,8 @@ fun errorTests(t: Harness, engine: Engine, modelPath: String) {
         assertEquals("memory budget exceeded: needs $needed bytes, 1000 available", e.message)
     }
 
-    t.test("Busy: failing fast while the model works, and calling back into a chat from its listener") {
+    @Test
+    fun `Busy - failing fast while the model works, and calling back into a chat from its listener`() {
         engine.newChat().use { a ->
             engine.newChat().use { b ->
                 val release = CountDownLatch(1)
@@ -140,7 +148,8 @@ fun errorTests(t: Harness, engine: Engine, modelPath: String) {
         }
     }
 
-    t.test("InvalidChatFile: a file that is not a saved chat") {
+    @Test
+    fun `InvalidChatFile - a file that is not a saved chat`() {
         val bad = tempFile("bad.chat").apply { writeText("not a chat") }
         val e = assertFailsWith<GemKitException.InvalidChatFile> { engine.restoreChat(bad.path) }
         assertEquals("invalid chat file ${bad.path}: not a GemKit chat file", e.message)

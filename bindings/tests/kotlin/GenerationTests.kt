@@ -1,11 +1,9 @@
 // Streamed raw completions: the same text as Rust for the same seed, prefixes, cancelling from
-// another thread or by closing the handle, listeners that throw, proofreading, and what the
-// listener costs in decode speed.
+// another thread or by closing the handle, listeners that throw, proofreading.
 package dev.gemkit.tests
 
 import dev.gemkit.CallbackException
 import dev.gemkit.CancelToken
-import dev.gemkit.Engine
 import dev.gemkit.FinishReason
 import dev.gemkit.GemKitException
 import dev.gemkit.GenerateOptions
@@ -21,11 +19,15 @@ import kotlin.concurrent.thread
 import kotlin.test.assertEquals
 import kotlin.test.assertNotEquals
 import kotlin.test.assertTrue
+import org.junit.jupiter.api.Test
 
 const val LONG_PROMPT = "Write a very long story about a lighthouse keeper:"
 
-fun generationTests(t: Harness, engine: Engine) {
-    t.test("a seeded completion streams exactly what the Rust CLI gives") {
+class GenerationTests {
+    private val engine = Model.engine
+
+    @Test
+    fun `a seeded completion streams exactly what the Rust CLI gives`() {
         val options = GenerateOptions(
             maxTokens = env("GEMKIT_SEEDED_MAX_TOKENS").toUInt(),
             sampling = Sampling(seed = env("GEMKIT_SEEDED_SEED").toULong()),
@@ -41,7 +43,8 @@ fun generationTests(t: Harness, engine: Engine) {
         }
     }
 
-    t.test("a completion after a prefix continues as the whole prompt does") {
+    @Test
+    fun `a completion after a prefix continues as the whole prompt does`() {
         val whole = Collector()
         val expected = engine.complete(null, "Once upon a time there lived", whole, greedy(12u)).use { whole.reply() }
         engine.prefix("Once upon a time").use { prefix ->
@@ -54,7 +57,8 @@ fun generationTests(t: Harness, engine: Engine) {
         }
     }
 
-    t.test("cancel from another thread stops a long generation") {
+    @Test
+    fun `cancel from another thread stops a long generation`() {
         val cancelled = CountDownLatch(1)
         val c = Collector(onPiece = { i, _ -> if (i == 0) cancelled.awaitOrFail("the cancel") })
         engine.complete(null, LONG_PROMPT, c, greedy(2000u)).use { handle ->
@@ -69,7 +73,8 @@ fun generationTests(t: Harness, engine: Engine) {
         }
     }
 
-    t.test("closing the handle cancels its request") {
+    @Test
+    fun `closing the handle cancels its request`() {
         val closed = CountDownLatch(1)
         val c = Collector(onPiece = { i, _ -> if (i == 0) closed.awaitOrFail("the close") })
         val handle = engine.complete(null, LONG_PROMPT, c, greedy(2000u))
@@ -79,7 +84,8 @@ fun generationTests(t: Harness, engine: Engine) {
         assertEquals(FinishReason.CANCELLED, c.reply().finishReason)
     }
 
-    t.test("a listener that throws cancels its request, whatever it throws") {
+    @Test
+    fun `a listener that throws cancels its request, whatever it throws`() {
         val warnings = Collections.synchronizedList(mutableListOf<String>())
         initLogging(LogLevel.WARN, object : Logger {
             override fun log(record: LogRecord) {
@@ -111,7 +117,8 @@ fun generationTests(t: Harness, engine: Engine) {
         for (w in warnings) assertTrue(w.startsWith("the listener threw") && w.lines()[0].endsWith("the app gave up"), w)
     }
 
-    t.test("proofread diffs its correction; a cancelled token keeps the text") {
+    @Test
+    fun `proofread diffs its correction, a cancelled token keeps the text`() {
         val text = "i has two cat and they is hungry"
         val result = engine.proofread(text)
         assertTrue(result.stats.generatedTokens > 0u)
@@ -126,31 +133,4 @@ fun generationTests(t: Harness, engine: Engine) {
             assertEquals(text, untouched.corrected)
         }
     }
-
-    t.test("listener cost: decode speed through Kotlin beside the Rust CLI, alternately") {
-        val (prompt, tokens) = env("GEMKIT_BENCH_PROMPT") to env("GEMKIT_BENCH_TOKENS").toUInt()
-        val kotlin = mutableListOf<Double>()
-        val rust = mutableListOf<Double>()
-        repeat(3) {
-            val c = Collector()
-            val reply = engine.complete(null, prompt, c, greedy(tokens)).use { c.reply() }
-            assertEquals(FinishReason.LENGTH, reply.finishReason)
-            kotlin += reply.stats.decodeTokS
-            rust += cliDecodeSpeed(prompt, tokens)
-        }
-        val (k, r) = kotlin.sorted()[1] to rust.sorted()[1]
-        println("     decode tok/s, $tokens greedy tokens, medians of 3: %.1f through a Kotlin listener, %.1f Rust CLI (%.2f×)".format(k, r, k / r))
-    }
-}
-
-/** Decode tok/s of the same greedy completion by the Rust CLI (`gemkit generate --json`). */
-fun cliDecodeSpeed(prompt: String, tokens: UInt): Double {
-    val cli = ProcessBuilder(
-        env("GEMKIT_CLI"), "generate", "--model", env("GEMKIT_MODEL"), "--prompt", prompt,
-        "--temperature", "0", "--max-tokens", "$tokens", "--json",
-    ).redirectError(ProcessBuilder.Redirect.INHERIT).start()
-    val out = cli.inputStream.bufferedReader().readText()
-    assertEquals(0, cli.waitFor(), "gemkit generate")
-    val speed = Regex("\"decode_tok_s\":([^,}]+)").find(out) ?: throw AssertionError("no decode_tok_s in $out")
-    return speed.groupValues[1].toDouble()
 }
