@@ -10,7 +10,8 @@ use gemkit::{CancelToken, ChatOptions};
 use serde_json::json;
 
 use crate::args::Args;
-use crate::commands::{err, generate_options, load_engine, out, out_json, stream_reply};
+use crate::generation::{generate_options, load_engine, stream_reply};
+use crate::output::{err, out, out_json};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 

@@ -1,34 +1,13 @@
-//! One function per command. Output goes through `out`, which reports a closed stdout as an
-//! error instead of panicking.
+//! One function per command; `chat` and `bench` have files of their own.
 
-use std::io::Write;
 use std::path::Path;
-use std::time::Instant;
 
-use gemkit::SamplingParams;
-use gemkit::{CancelToken, Engine, GenerateOptions, Logits, Model, ModelOptions, Reply};
-use gemkit::{ModelInfo, ProcessMemory};
+use gemkit::{CancelToken, Logits, Model, ModelInfo, ModelOptions, ProcessMemory};
 use serde_json::json;
 
 use crate::args::Args;
-
-type CmdResult = Result<(), String>;
-
-pub fn out(text: &str) -> CmdResult {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|_| stdout.flush())
-        .map_err(|e| format!("writing output: {e}"))
-}
-
-pub fn out_json(value: &serde_json::Value) -> CmdResult {
-    out(&format!("{value}\n"))
-}
-
-pub fn err(e: gemkit::Error) -> String {
-    e.to_string()
-}
+use crate::generation::{generate_options, load_engine, stream_reply};
+use crate::output::{err, out, out_json, out_report, CmdResult};
 
 pub fn run(argv: &[String]) -> CmdResult {
     let args = Args::parse(argv, &["json", "no-bos"])?;
@@ -53,18 +32,6 @@ fn info(args: &Args) -> CmdResult {
     let info = ModelInfo::of(&model);
     let memory = ProcessMemory::current();
     out_report(&info_json(&info, memory), args.switch("json"))
-}
-
-/// A flat report as one JSON object, or as aligned `key value` lines for people.
-fn out_report(report: &serde_json::Value, json: bool) -> CmdResult {
-    if json {
-        return out_json(report);
-    }
-    let mut text = String::new();
-    for (key, value) in report.as_object().into_iter().flatten() {
-        text.push_str(&format!("{key:<24} {value}\n"));
-    }
-    out(&text)
 }
 
 fn info_json(info: &ModelInfo, memory: Option<ProcessMemory>) -> serde_json::Value {
@@ -150,51 +117,6 @@ fn logits(args: &Args) -> CmdResult {
         }
         out(&text)
     }
-}
-
-/// Runs a generation, writing its text to stdout as it comes when `print` is set. A closed
-/// stdout ends the command with an error once the reply is done.
-pub fn stream_reply(
-    print: bool,
-    generate: impl FnOnce(&mut dyn FnMut(&str)) -> Result<Reply, gemkit::Error>,
-) -> Result<Reply, String> {
-    let mut write_error = None;
-    let reply = generate(&mut |piece| {
-        if print && write_error.is_none() {
-            write_error = out(piece).err();
-        }
-    })
-    .map_err(err)?;
-    write_error.map_or(Ok(reply), Err)
-}
-
-/// Generation options from the flags shared by `generate` and `chat`.
-pub fn generate_options(args: &Args) -> Result<GenerateOptions, String> {
-    let defaults = SamplingParams::default();
-    Ok(GenerateOptions {
-        max_tokens: args.get("max-tokens", 256)?,
-        sampling: SamplingParams {
-            temperature: args.get("temperature", defaults.temperature)?,
-            top_k: args.get("top-k", defaults.top_k)?,
-            top_p: args.get("top-p", defaults.top_p)?,
-            seed: args.get("seed", defaults.seed)?,
-            ..defaults
-        },
-        stop: args.all("stop").to_vec(),
-        ..GenerateOptions::default()
-    })
-}
-
-/// Loads the model for `generate` and `chat`; returns it with the load time in ms.
-pub fn load_engine(args: &Args) -> Result<(Engine, f64), String> {
-    let options = ModelOptions {
-        context_length: args.opt("ctx")?,
-        threads: args.opt("threads")?,
-        ..ModelOptions::default()
-    };
-    let start = Instant::now();
-    let engine = Engine::load(Path::new(args.required("model")?), &options).map_err(err)?;
-    Ok((engine, start.elapsed().as_secs_f64() * 1e3))
 }
 
 fn generate_cmd(args: &Args) -> CmdResult {

@@ -6,6 +6,8 @@ mod args;
 mod bench;
 mod chat;
 mod commands;
+mod generation;
+mod output;
 
 use std::io::Write;
 use std::process::ExitCode;
