@@ -5,33 +5,19 @@ use std::path::Path;
 use gemkit::{CancelToken, Logits, Model, ModelInfo, ModelOptions, ProcessMemory};
 use serde_json::json;
 
-use crate::args::Args;
+use crate::cli::{GenerateArgs, InfoArgs, LogitsArgs, TokenizeArgs};
 use crate::generation::{generate_options, load_engine, stream_reply};
 use crate::output::{err, out, out_json, out_report, CmdResult};
 
-pub fn run(argv: &[String]) -> CmdResult {
-    let args = Args::parse(argv, &["json", "no-bos"])?;
-    match args.command.as_str() {
-        "info" => info(&args),
-        "tokenize" => tokenize(&args),
-        "logits" => logits(&args),
-        "generate" => generate_cmd(&args),
-        "chat" => crate::chat::chat(&args),
-        "bench" => out_report(&crate::bench::bench(&args)?, args.switch("json")),
-        other => Err(format!("unknown command {other:?} (try gemkit --help)")),
-    }
+fn load(path: &Path, options: ModelOptions) -> Result<Model, String> {
+    Model::load(path, &options).map_err(err)
 }
 
-fn load(args: &Args, options: ModelOptions) -> Result<Model, String> {
-    Model::load(Path::new(args.required("model")?), &options).map_err(err)
-}
-
-fn info(args: &Args) -> CmdResult {
-    args.allow(&["model", "json"])?;
-    let model = load(args, ModelOptions::default())?;
+pub fn info(args: &InfoArgs) -> CmdResult {
+    let model = load(&args.model, ModelOptions::default())?;
     let info = ModelInfo::of(&model);
     let memory = ProcessMemory::current();
-    out_report(&info_json(&info, memory), args.switch("json"))
+    out_report(&info_json(&info, memory), args.json)
 }
 
 fn info_json(info: &ModelInfo, memory: Option<ProcessMemory>) -> serde_json::Value {
@@ -68,15 +54,13 @@ fn info_json(info: &ModelInfo, memory: Option<ProcessMemory>) -> serde_json::Val
     })
 }
 
-fn tokenize(args: &Args) -> CmdResult {
-    args.allow(&["model", "text", "no-bos", "json"])?;
-    let model = load(args, ModelOptions::default())?;
-    let text = args.required("text")?;
+pub fn tokenize(args: &TokenizeArgs) -> CmdResult {
+    let model = load(&args.model, ModelOptions::default())?;
     let ids = model
         .tokenizer()
-        .encode(text, !args.switch("no-bos"), true)
+        .encode(&args.text, !args.no_bos, true)
         .map_err(|e| err(e.into()))?;
-    if args.switch("json") {
+    if args.json {
         out_json(&json!({ "ids": ids }))
     } else {
         let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
@@ -94,19 +78,18 @@ fn parse_ids(list: &str) -> Result<Vec<u32>, String> {
         .collect()
 }
 
-fn logits(args: &Args) -> CmdResult {
-    args.allow(&["model", "ids", "json", "threads"])?;
-    let ids = parse_ids(args.required("ids")?)?;
+pub fn logits(args: &LogitsArgs) -> CmdResult {
+    let ids = parse_ids(&args.ids)?;
     let options = ModelOptions {
         context_length: Some(ids.len().max(1)),
-        threads: args.opt("threads")?,
+        threads: args.threads,
         ..ModelOptions::reference()
     };
-    let model = load(args, options)?;
+    let model = load(&args.model, options)?;
     let mut cache = model.new_cache().map_err(err)?;
     let logits = model.forward(&mut cache, &ids, Logits::All).map_err(err)?;
     let rows: Vec<&[f32]> = logits.chunks(model.config().vocab_size).collect();
-    if args.switch("json") {
+    if args.json {
         out_json(&json!({ "logits": rows }))
     } else {
         let mut text = String::new();
@@ -119,23 +102,11 @@ fn logits(args: &Args) -> CmdResult {
     }
 }
 
-fn generate_cmd(args: &Args) -> CmdResult {
-    args.allow(&[
-        "model",
-        "prompt",
-        "max-tokens",
-        "temperature",
-        "top-k",
-        "top-p",
-        "seed",
-        "threads",
-        "ctx",
-        "json",
-    ])?;
-    let options = generate_options(args)?;
-    let prompt = args.required("prompt")?;
-    let json_mode = args.switch("json");
-    let (engine, load_ms) = load_engine(args)?;
+pub fn generate(args: &GenerateArgs) -> CmdResult {
+    let options = generate_options(&args.sampling, &[]);
+    let prompt = &args.prompt;
+    let json_mode = args.json;
+    let (engine, load_ms) = load_engine(&args.model, &args.load)?;
     let prompt_ids = engine
         .model()
         .tokenizer()

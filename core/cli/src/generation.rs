@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use gemkit::{Engine, GenerateOptions, ModelOptions, Reply, SamplingParams};
 
-use crate::args::Args;
+use crate::cli::{LoadArgs, SamplingArgs};
 use crate::output::{err, out};
 
 /// Runs a generation, writing its text to stdout as it comes when `print` is set. A closed
@@ -26,30 +26,29 @@ pub fn stream_reply(
 }
 
 /// Generation options from the flags shared by `generate` and `chat`.
-pub fn generate_options(args: &Args) -> Result<GenerateOptions, String> {
-    let defaults = SamplingParams::default();
-    Ok(GenerateOptions {
-        max_tokens: args.get("max-tokens", 256)?,
+pub fn generate_options(s: &SamplingArgs, stop: &[String]) -> GenerateOptions {
+    GenerateOptions {
+        max_tokens: s.max_tokens,
         sampling: SamplingParams {
-            temperature: args.get("temperature", defaults.temperature)?,
-            top_k: args.get("top-k", defaults.top_k)?,
-            top_p: args.get("top-p", defaults.top_p)?,
-            seed: args.get("seed", defaults.seed)?,
-            ..defaults
+            temperature: s.temperature,
+            top_k: s.top_k,
+            top_p: s.top_p,
+            seed: s.seed,
+            ..SamplingParams::default()
         },
-        stop: args.all("stop").to_vec(),
+        stop: stop.to_vec(),
         ..GenerateOptions::default()
-    })
+    }
 }
 
 /// Loads the model for `generate` and `chat`; returns it with the load time in ms.
-pub fn load_engine(args: &Args) -> Result<(Engine, f64), String> {
+pub fn load_engine(path: &Path, load: &LoadArgs) -> Result<(Engine, f64), String> {
     let options = ModelOptions {
-        context_length: args.opt("ctx")?,
-        threads: args.opt("threads")?,
+        context_length: load.ctx,
+        threads: load.threads,
         ..ModelOptions::default()
     };
     let start = Instant::now();
-    let engine = Engine::load(Path::new(args.required("model")?), &options).map_err(err)?;
+    let engine = Engine::load(path, &options).map_err(err)?;
     Ok((engine, start.elapsed().as_secs_f64() * 1e3))
 }
