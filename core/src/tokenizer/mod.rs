@@ -27,6 +27,12 @@
 //!
 //! A second path, [`Tokenizer::from_tokenizer_json`], wraps a Hugging Face `tokenizer.json`
 //! through the `tokenizers` crate.
+//!
+//! This file holds [`Tokenizer`] and imports the others; none of them imports it. From the
+//! bottom: `error`; `vocab` (token types, their attribute bits, the end-of-generation texts);
+//! `packed`; `pieces` (what each token decodes to); `spm` (the merge and the special-token
+//! partition); `hf` (a `tokenizer.json` read into the parts of a `Tokenizer`); `stream`
+//! ([`TextStream`], which reads any [`Detokenize`]).
 
 mod error;
 mod hf;
