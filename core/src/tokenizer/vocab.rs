@@ -58,7 +58,8 @@ pub enum TokenType {
     Unknown,
     /// 3: control tokens such as `<bos>`, `<start_of_turn>`. Only matched in text with
     /// `parse_special`; decode to nothing (their text is available through
-    /// [`Tokenizer::token_text`] / [`Tokenizer::decode_special`]).
+    /// [`Tokenizer::token_text`](super::Tokenizer::token_text) /
+    /// [`Tokenizer::decode_special`](super::Tokenizer::decode_special)).
     Control,
     /// 4: user-defined tokens. Always matched literally in text; decode to their exact text.
     UserDefined,
