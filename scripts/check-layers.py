@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Checks the core's layering (ARCHITECTURE.md): every `use` between files points down.
 
-    scripts/check-layers.py [core/src]
+    scripts/check-layers.py [ROOT...]
+
+Each ROOT is a crate's source folder, its root file `lib.rs` or else `main.rs`; by default the
+core (`core/src`, with the layer order below) and the CLI (`core/cli/src`, no layer order: its
+files need only not import each other in a circle).
 
 Builds the graph of files that name each other's items (`use` trees, inline `crate::`/`super::`
 paths, and inherent `impl T` blocks, which count as using T's file) and fails when
@@ -10,7 +14,8 @@ paths, and inherent `impl T` blocks, which count as using T's file) and fails wh
   - a type's inherent methods are spread over files (an `impl T` outside the file defining T).
 An import through a parent's re-export counts as an import of the parent file, so inside the
 crate items are named by the file that defines them. Test modules and files (`#[cfg(test)]`)
-are left out: nothing imports them. Prints the offending edges and exits 1, else one OK line.
+are left out: nothing imports them. Prints the offending edges and exits 1, else one OK line
+for each crate.
 """
 from __future__ import annotations
 
@@ -86,18 +91,18 @@ def expand(tree: str, prefix: list[str]) -> list[list[str]]:
 
 
 class Crate:
-    def __init__(self, root: Path):
-        self.root = root
+    def __init__(self, root_file: Path):
+        self.root = root_file.parent
         self.files: dict[tuple[str, ...], Path] = {}  # module path -> file
         self.tests: set[tuple[str, ...]] = set()
-        self.walk(root / "lib.rs", ())
+        self.walk(root_file, ())
 
     def walk(self, file: Path, module: tuple[str, ...]):
         self.files[module] = file
         text = file.read_text()
         test_mods = set(TEST_DECL.findall(text))
         for name in MOD_DECL.findall(strip(text)) + sorted(test_mods):
-            base = file.parent if file.name in ("lib.rs", "mod.rs") else file.parent / file.stem
+            base = file.parent if not module or file.name == "mod.rs" else file.parent / file.stem
             child = base / f"{name}.rs"
             if not child.exists():
                 child = base / name / "mod.rs"
@@ -137,9 +142,10 @@ class Crate:
         return module
 
 
-def main() -> int:
-    root = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "core" / "src")
-    crate = Crate(root)
+def check(root_file: Path, layers: list[str] | None) -> bool:
+    """Prints the problems of one crate and a summary line; `layers` None: no layer order."""
+    crate = Crate(root_file)
+    root = crate.root
     defined: dict[str, set[tuple[str, ...]]] = {}
     edges: dict[tuple[str, ...], set[tuple[str, ...]]] = {m: set() for m in crate.files}
     problems: list[str] = []
@@ -173,8 +179,8 @@ def main() -> int:
                     problems.append(f"inherent impl of {ty} in {name(module)}, defined in {name(home)}")
                     edges[module].add(home)
     for src, targets in edges.items():
-        for dst in targets:
-            ls, ld = LAYERS.index(crate.layer(src)), LAYERS.index(crate.layer(dst))
+        for dst in targets if layers is not None else ():
+            ls, ld = layers.index(crate.layer(src)), layers.index(crate.layer(dst))
             if ld > ls:
                 problems.append(f"upward import: {name(src)} ({crate.layer(src)}) uses {name(dst)} ({crate.layer(dst)})")
     # Cycles: strongly connected components of more than one file (Tarjan).
@@ -213,10 +219,24 @@ def main() -> int:
     if problems:
         print("\n".join(sorted(set(problems))))
         print(f"check-layers: {len(set(problems))} problems in {root}")
-        return 1
+        return False
     n_edges = sum(len(t) for t in edges.values())
-    print(f"check-layers: OK, {len(crate.files)} files, {n_edges} imports, all pointing down, no cycle")
-    return 0
+    down = ", all pointing down" if layers is not None else ""
+    print(f"check-layers: OK, {len(crate.files)} files, {n_edges} imports{down}, no cycle in {root}")
+    return True
+
+
+def main() -> int:
+    repo = Path(__file__).resolve().parent.parent
+    roots = [Path(a) for a in sys.argv[1:]] or [repo / "core" / "src", repo / "core" / "cli" / "src"]
+    ok = True
+    for root in roots:
+        # A library is layered; a binary's files need only not import each other in a circle.
+        if (root / "lib.rs").exists():
+            ok &= check(root / "lib.rs", LAYERS)
+        else:
+            ok &= check(root / "main.rs", None)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -16,8 +16,9 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Never holds [`GgufError::Io`]: that one becomes [`Error::Open`] (see the `From` below).
     #[error("invalid GGUF file: {0}")]
-    Gguf(#[from] GgufError),
+    Gguf(#[source] GgufError),
 
     #[error("unsupported architecture {0:?} (supported: gemma, gemma2, gemma3)")]
     UnsupportedArchitecture(String),
@@ -70,4 +71,35 @@ pub enum Error {
 
     #[error("invalid chat file {path}: {reason}")]
     InvalidChatFile { path: PathBuf, reason: String },
+}
+
+/// A file that cannot be opened is an [`Error::Open`], whichever layer opened it; every other
+/// GGUF failure is an invalid file.
+impl From<GgufError> for Error {
+    fn from(e: GgufError) -> Error {
+        match e {
+            GgufError::Io { path, source } => Error::Open { path, source },
+            e => Error::Gguf(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gguf_open_failure_reads_as_before() {
+        let io = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let path = PathBuf::from("/no/such.gguf");
+        let from_gguf = Error::from(GgufError::Io {
+            path: path.clone(),
+            source: io(),
+        });
+        assert!(matches!(from_gguf, Error::Open { .. }));
+        let direct = Error::Open { path, source: io() };
+        assert_eq!(from_gguf.to_string(), direct.to_string());
+        let bad = Error::from(GgufError::MissingKey("k".into()));
+        assert_eq!(bad.to_string(), "invalid GGUF file: missing metadata key k");
+    }
 }

@@ -2,14 +2,13 @@
 //! median of several runs. Prompts are fixed token ids, not sampled text, so every run and
 //! every engine does the same work (as llama-bench does).
 
-use std::path::Path;
 use std::time::Instant;
 
 use gemkit::ProcessMemory;
 use gemkit::{Logits, Model, ModelOptions};
 use serde_json::json;
 
-use crate::args::Args;
+use crate::cli::BenchArgs;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -22,35 +21,27 @@ struct Run {
     decode_tok_s: f64,
 }
 
-pub fn bench(args: &Args) -> Result<serde_json::Value, String> {
-    args.allow(&[
-        "model",
-        "prompt-tokens",
-        "gen-tokens",
-        "threads",
-        "repeat",
-        "warmup",
-        "ctx",
-        "json",
-    ])?;
-    let prompt_tokens: usize = args.get("prompt-tokens", 128)?;
-    let gen_tokens: usize = args.get("gen-tokens", 128)?;
-    let repeat: usize = args.get("repeat", 3)?;
-    // Untimed runs first: the page faults of freshly mapped weights are a load cost, not speed.
-    let warmup: usize = args.get("warmup", 1)?;
+pub fn bench(args: &BenchArgs) -> Result<serde_json::Value, String> {
+    let BenchArgs {
+        prompt_tokens,
+        gen_tokens,
+        repeat,
+        warmup,
+        ..
+    } = *args;
     if prompt_tokens == 0 || repeat == 0 {
         return Err("--prompt-tokens and --repeat must be at least 1".into());
     }
     let needed = prompt_tokens + gen_tokens;
     let options = ModelOptions {
-        context_length: Some(args.opt("ctx")?.unwrap_or(needed)),
-        threads: args.opt("threads")?,
+        context_length: Some(args.ctx.unwrap_or(needed)),
+        threads: args.threads,
         ..ModelOptions::default()
     };
-    let path = args.required("model")?;
+    let path = &args.model;
 
     let load_start = Instant::now();
-    let model = Model::load(Path::new(path), &options).map_err(|e| e.to_string())?;
+    let model = Model::load(path, &options).map_err(|e| e.to_string())?;
     let mut cache = model.new_cache().map_err(|e| e.to_string())?;
     let load_ms = load_start.elapsed().as_secs_f64() * 1e3;
     let after_load = ProcessMemory::current();
@@ -97,7 +88,7 @@ pub fn bench(args: &Args) -> Result<serde_json::Value, String> {
     }
     let mb = |b: usize| (b as f64 / (1 << 20) as f64 * 10.0).round() / 10.0;
     Ok(json!({
-        "model": path,
+        "model": path.to_string_lossy(),
         "threads": model.threads(),
         "prompt_tokens": prompt_tokens,
         "gen_tokens": gen_tokens,

@@ -9,8 +9,9 @@ use std::time::Duration;
 use gemkit::{CancelToken, ChatOptions};
 use serde_json::json;
 
-use crate::args::Args;
-use crate::commands::{err, generate_options, load_engine, out, out_json, stream_reply};
+use crate::cli::ChatArgs;
+use crate::generation::{generate_options, load_engine, stream_reply};
+use crate::output::{err, out, out_json, CmdResult};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -43,26 +44,13 @@ fn watch_ctrl_c(current: Arc<Mutex<CancelToken>>) {
     });
 }
 
-pub fn chat(args: &Args) -> Result<(), String> {
-    args.allow(&[
-        "model",
-        "system",
-        "json",
-        "temperature",
-        "top-k",
-        "top-p",
-        "seed",
-        "max-tokens",
-        "ctx",
-        "threads",
-        "stop",
-    ])?;
-    let options = generate_options(args)?;
-    let json_mode = args.switch("json");
-    let (engine, _) = load_engine(args)?;
+pub fn chat(args: &ChatArgs) -> CmdResult {
+    let options = generate_options(&args.sampling, &args.stop);
+    let json_mode = args.json;
+    let (engine, _) = load_engine(&args.model, &args.load)?;
     let chat = engine
         .new_chat(&ChatOptions {
-            system: args.opt("system")?,
+            system: args.system.clone(),
             ..ChatOptions::default()
         })
         .map_err(err)?;

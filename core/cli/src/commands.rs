@@ -1,70 +1,23 @@
-//! One function per command. Output goes through `out`, which reports a closed stdout as an
-//! error instead of panicking.
+//! One function per command; `chat` and `bench` have files of their own.
 
-use std::io::Write;
 use std::path::Path;
-use std::time::Instant;
 
-use gemkit::SamplingParams;
-use gemkit::{CancelToken, Engine, GenerateOptions, Logits, Model, ModelOptions, Reply};
-use gemkit::{ModelInfo, ProcessMemory};
+use gemkit::{CancelToken, Logits, Model, ModelInfo, ModelOptions, ProcessMemory};
 use serde_json::json;
 
-use crate::args::Args;
+use crate::cli::{GenerateArgs, InfoArgs, LogitsArgs, TokenizeArgs};
+use crate::generation::{generate_options, load_engine, stream_reply};
+use crate::output::{err, out, out_json, out_report, CmdResult};
 
-type CmdResult = Result<(), String>;
-
-pub fn out(text: &str) -> CmdResult {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|_| stdout.flush())
-        .map_err(|e| format!("writing output: {e}"))
+fn load(path: &Path, options: ModelOptions) -> Result<Model, String> {
+    Model::load(path, &options).map_err(err)
 }
 
-pub fn out_json(value: &serde_json::Value) -> CmdResult {
-    out(&format!("{value}\n"))
-}
-
-pub fn err(e: gemkit::Error) -> String {
-    e.to_string()
-}
-
-pub fn run(argv: &[String]) -> CmdResult {
-    let args = Args::parse(argv, &["json", "no-bos"])?;
-    match args.command.as_str() {
-        "info" => info(&args),
-        "tokenize" => tokenize(&args),
-        "logits" => logits(&args),
-        "generate" => generate_cmd(&args),
-        "chat" => crate::chat::chat(&args),
-        "bench" => out_report(&crate::bench::bench(&args)?, args.switch("json")),
-        other => Err(format!("unknown command {other:?} (try gemkit --help)")),
-    }
-}
-
-fn load(args: &Args, options: ModelOptions) -> Result<Model, String> {
-    Model::load(Path::new(args.required("model")?), &options).map_err(err)
-}
-
-fn info(args: &Args) -> CmdResult {
-    args.allow(&["model", "json"])?;
-    let model = load(args, ModelOptions::default())?;
+pub fn info(args: &InfoArgs) -> CmdResult {
+    let model = load(&args.model, ModelOptions::default())?;
     let info = ModelInfo::of(&model);
     let memory = ProcessMemory::current();
-    out_report(&info_json(&info, memory), args.switch("json"))
-}
-
-/// A flat report as one JSON object, or as aligned `key value` lines for people.
-fn out_report(report: &serde_json::Value, json: bool) -> CmdResult {
-    if json {
-        return out_json(report);
-    }
-    let mut text = String::new();
-    for (key, value) in report.as_object().into_iter().flatten() {
-        text.push_str(&format!("{key:<24} {value}\n"));
-    }
-    out(&text)
+    out_report(&info_json(&info, memory), args.json)
 }
 
 fn info_json(info: &ModelInfo, memory: Option<ProcessMemory>) -> serde_json::Value {
@@ -101,15 +54,13 @@ fn info_json(info: &ModelInfo, memory: Option<ProcessMemory>) -> serde_json::Val
     })
 }
 
-fn tokenize(args: &Args) -> CmdResult {
-    args.allow(&["model", "text", "no-bos", "json"])?;
-    let model = load(args, ModelOptions::default())?;
-    let text = args.required("text")?;
+pub fn tokenize(args: &TokenizeArgs) -> CmdResult {
+    let model = load(&args.model, ModelOptions::default())?;
     let ids = model
         .tokenizer()
-        .encode(text, !args.switch("no-bos"), true)
+        .encode(&args.text, !args.no_bos, true)
         .map_err(|e| err(e.into()))?;
-    if args.switch("json") {
+    if args.json {
         out_json(&json!({ "ids": ids }))
     } else {
         let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
@@ -127,19 +78,18 @@ fn parse_ids(list: &str) -> Result<Vec<u32>, String> {
         .collect()
 }
 
-fn logits(args: &Args) -> CmdResult {
-    args.allow(&["model", "ids", "json", "threads"])?;
-    let ids = parse_ids(args.required("ids")?)?;
+pub fn logits(args: &LogitsArgs) -> CmdResult {
+    let ids = parse_ids(&args.ids)?;
     let options = ModelOptions {
         context_length: Some(ids.len().max(1)),
-        threads: args.opt("threads")?,
+        threads: args.threads,
         ..ModelOptions::reference()
     };
-    let model = load(args, options)?;
+    let model = load(&args.model, options)?;
     let mut cache = model.new_cache().map_err(err)?;
     let logits = model.forward(&mut cache, &ids, Logits::All).map_err(err)?;
     let rows: Vec<&[f32]> = logits.chunks(model.config().vocab_size).collect();
-    if args.switch("json") {
+    if args.json {
         out_json(&json!({ "logits": rows }))
     } else {
         let mut text = String::new();
@@ -152,68 +102,11 @@ fn logits(args: &Args) -> CmdResult {
     }
 }
 
-/// Runs a generation, writing its text to stdout as it comes when `print` is set. A closed
-/// stdout ends the command with an error once the reply is done.
-pub fn stream_reply(
-    print: bool,
-    generate: impl FnOnce(&mut dyn FnMut(&str)) -> Result<Reply, gemkit::Error>,
-) -> Result<Reply, String> {
-    let mut write_error = None;
-    let reply = generate(&mut |piece| {
-        if print && write_error.is_none() {
-            write_error = out(piece).err();
-        }
-    })
-    .map_err(err)?;
-    write_error.map_or(Ok(reply), Err)
-}
-
-/// Generation options from the flags shared by `generate` and `chat`.
-pub fn generate_options(args: &Args) -> Result<GenerateOptions, String> {
-    let defaults = SamplingParams::default();
-    Ok(GenerateOptions {
-        max_tokens: args.get("max-tokens", 256)?,
-        sampling: SamplingParams {
-            temperature: args.get("temperature", defaults.temperature)?,
-            top_k: args.get("top-k", defaults.top_k)?,
-            top_p: args.get("top-p", defaults.top_p)?,
-            seed: args.get("seed", defaults.seed)?,
-            ..defaults
-        },
-        stop: args.all("stop").to_vec(),
-        ..GenerateOptions::default()
-    })
-}
-
-/// Loads the model for `generate` and `chat`; returns it with the load time in ms.
-pub fn load_engine(args: &Args) -> Result<(Engine, f64), String> {
-    let options = ModelOptions {
-        context_length: args.opt("ctx")?,
-        threads: args.opt("threads")?,
-        ..ModelOptions::default()
-    };
-    let start = Instant::now();
-    let engine = Engine::load(Path::new(args.required("model")?), &options).map_err(err)?;
-    Ok((engine, start.elapsed().as_secs_f64() * 1e3))
-}
-
-fn generate_cmd(args: &Args) -> CmdResult {
-    args.allow(&[
-        "model",
-        "prompt",
-        "max-tokens",
-        "temperature",
-        "top-k",
-        "top-p",
-        "seed",
-        "threads",
-        "ctx",
-        "json",
-    ])?;
-    let options = generate_options(args)?;
-    let prompt = args.required("prompt")?;
-    let json_mode = args.switch("json");
-    let (engine, load_ms) = load_engine(args)?;
+pub fn generate(args: &GenerateArgs) -> CmdResult {
+    let options = generate_options(&args.sampling, &[]);
+    let prompt = &args.prompt;
+    let json_mode = args.json;
+    let (engine, load_ms) = load_engine(&args.model, &args.load)?;
     let prompt_ids = engine
         .model()
         .tokenizer()

@@ -178,7 +178,10 @@ fn bad_arguments_are_one_line_errors() {
     let model = model.to_str().unwrap();
     for args in [
         vec!["frobnicate"],
+        vec!["help", "frobnicate"],
+        vec!["--json"],
         vec!["info"],
+        vec!["info", "--model"],
         vec!["info", "--model", "/nonexistent/model.gguf"],
         vec!["info", "--model", model, "--bogus", "1"],
         vec!["logits", "--model", model, "--ids", "2,x"],
@@ -219,8 +222,139 @@ fn bad_arguments_are_one_line_errors() {
             "hi",
             "--max-tokens",
         ],
+        vec![
+            "generate", "--model", model, "--prompt", "hi", "--seed", "1", "--seed", "2",
+        ],
     ] {
         one_line_error(&args);
+    }
+}
+
+/// Every command and its flags, as the README lists them: the contract `--help` must show.
+const COMMANDS: &[(&str, &[&str])] = &[
+    ("info", &["--model", "--json"]),
+    ("tokenize", &["--model", "--text", "--no-bos", "--json"]),
+    ("logits", &["--model", "--ids", "--threads", "--json"]),
+    (
+        "generate",
+        &[
+            "--model",
+            "--prompt",
+            "--max-tokens",
+            "--temperature",
+            "--top-k",
+            "--top-p",
+            "--seed",
+            "--threads",
+            "--ctx",
+            "--json",
+        ],
+    ),
+    (
+        "chat",
+        &[
+            "--model",
+            "--system",
+            "--stop",
+            "--max-tokens",
+            "--temperature",
+            "--top-k",
+            "--top-p",
+            "--seed",
+            "--ctx",
+            "--threads",
+            "--json",
+        ],
+    ),
+    (
+        "bench",
+        &[
+            "--model",
+            "--prompt-tokens",
+            "--gen-tokens",
+            "--threads",
+            "--repeat",
+            "--warmup",
+            "--ctx",
+            "--json",
+        ],
+    ),
+];
+
+/// Runs gemkit expecting exit code 0, help on stdout and nothing on stderr; returns stdout.
+fn help_of(args: &[&str]) -> String {
+    let (code, stdout, stderr) = gemkit(args);
+    assert_eq!(code, Some(0), "{args:?}: {stderr}");
+    assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    stdout
+}
+
+#[test]
+fn help_of_each_command_lists_its_flags_and_exits_0() {
+    for &(command, flags) in COMMANDS {
+        for args in [
+            vec![command, "--help"],
+            vec![command, "-h"],
+            vec!["help", command],
+            // Help wins over the rest of the line: nothing is loaded, nothing else is required.
+            vec![command, "--model", "nonexistent.gguf", "--help"],
+        ] {
+            let help = help_of(&args);
+            assert!(
+                help.contains(&format!("Usage: gemkit {command} ")),
+                "{args:?}: {help}"
+            );
+            // Option lines start with the flag (`-h, --help` with its short form first).
+            let mut listed: Vec<&str> = help
+                .lines()
+                .map(|l| l.trim_start())
+                .map(|l| l.strip_prefix("-h, ").unwrap_or(l))
+                .filter_map(|l| l.split_whitespace().next())
+                .filter(|w| w.starts_with("--"))
+                .collect();
+            listed.sort_unstable();
+            listed.dedup();
+            let mut expected: Vec<&str> = flags.iter().copied().chain(["--help"]).collect();
+            expected.sort_unstable();
+            assert_eq!(listed, expected, "{args:?}: {help}");
+        }
+    }
+}
+
+#[test]
+fn defaults_in_help_are_the_documented_ones() {
+    for (command, flag, default) in [
+        ("generate", "--max-tokens", "256"),
+        ("chat", "--max-tokens", "256"),
+        ("bench", "--prompt-tokens", "128"),
+        ("bench", "--gen-tokens", "128"),
+        ("bench", "--repeat", "3"),
+        ("bench", "--warmup", "1"),
+    ] {
+        let help = help_of(&[command, "--help"]);
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{flag} ")))
+            .unwrap_or_else(|| panic!("{command} --help lacks {flag}: {help}"));
+        assert!(
+            line.contains(&format!("[default: {default}]")),
+            "{command} {flag}: {line}"
+        );
+    }
+}
+
+#[test]
+fn top_level_help_lists_the_commands_and_exits_0() {
+    for args in [vec!["--help"], vec!["-h"], vec!["help"], vec![]] {
+        let help = help_of(&args);
+        assert!(help.contains("Usage: gemkit <COMMAND>"), "{args:?}: {help}");
+        for &(command, _) in COMMANDS {
+            assert!(
+                help.lines()
+                    .any(|l| l.trim_start().starts_with(&format!("{command} "))),
+                "{args:?} lacks {command}: {help}"
+            );
+        }
     }
 }
 

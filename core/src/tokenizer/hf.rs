@@ -4,10 +4,11 @@ use std::path::Path;
 
 use tokenizers::decoders::DecoderWrapper;
 
-use super::{
-    build_pieces, parse_byte_piece, Engine, Packed, PieceIndex, TokenType, Tokenizer,
-    TokenizerError, A_CONTROL, A_USER, EOG_TEXTS,
-};
+use super::error::TokenizerError;
+use super::packed::Packed;
+use super::pieces::build_pieces;
+use super::spm::PieceIndex;
+use super::vocab::{parse_byte_piece, TokenType, A_CONTROL, A_USER, EOG_TEXTS};
 
 pub(super) struct HfEngine {
     /// Parses special added tokens in the text.
@@ -37,6 +38,24 @@ impl HfEngine {
     pub(super) fn token_to_id(&self, text: &str) -> Option<u32> {
         self.with_special.token_to_id(text)
     }
+}
+
+/// A `tokenizer.json` read into the parts a `Tokenizer` is made of (see its fields).
+pub(super) struct HfParts {
+    pub tokens: Packed,
+    pub types: Vec<TokenType>,
+    pub attrs: Vec<u8>,
+    pub index: PieceIndex,
+    pub pieces: Packed,
+    pub bos: Option<u32>,
+    pub eos: Option<u32>,
+    pub unk: Option<u32>,
+    pub pad: Option<u32>,
+    pub add_bos: bool,
+    pub add_eos: bool,
+    pub add_space_prefix: bool,
+    pub eog: Vec<u32>,
+    pub engine: HfEngine,
 }
 
 /// What the decoder does to token texts.
@@ -84,7 +103,7 @@ fn byte_level_table() -> Vec<Option<u8>> {
     table
 }
 
-pub(super) fn load(path: &Path) -> Result<Tokenizer, TokenizerError> {
+pub(super) fn load(path: &Path) -> Result<HfParts, TokenizerError> {
     let err = |message: String| TokenizerError::Load {
         path: path.to_path_buf(),
         message,
@@ -188,7 +207,7 @@ pub(super) fn load(path: &Path) -> Result<Tokenizer, TokenizerError> {
         build_pieces(&tokens, &attrs)?
     };
 
-    Ok(Tokenizer {
+    Ok(HfParts {
         tokens,
         types,
         attrs,
@@ -202,9 +221,9 @@ pub(super) fn load(path: &Path) -> Result<Tokenizer, TokenizerError> {
         add_eos,
         add_space_prefix: traits.strip_leading_space,
         eog,
-        engine: Engine::Hf(Box::new(HfEngine {
+        engine: HfEngine {
             with_special,
             plain,
-        })),
+        },
     })
 }

@@ -27,91 +27,35 @@
 //!
 //! A second path, [`Tokenizer::from_tokenizer_json`], wraps a Hugging Face `tokenizer.json`
 //! through the `tokenizers` crate.
+//!
+//! This file holds [`Tokenizer`] and imports the others; none of them imports it. From the
+//! bottom: `error`; `vocab` (token types, their attribute bits, the end-of-generation texts);
+//! `packed`; `pieces` (what each token decodes to); `spm` (the merge and the special-token
+//! partition); `hf` (a `tokenizer.json` read into the parts of a `Tokenizer`); `stream`
+//! ([`TextStream`], which reads any [`Detokenize`]).
 
+mod error;
 mod hf;
 mod packed;
+mod pieces;
 mod spm;
 mod stream;
 mod vocab;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use packed::Packed;
+use pieces::build_pieces;
 use spm::{Fragment, MergeScratch, MergeVocab, PieceIndex, SpecialMatcher};
-pub use stream::TextStream;
+use vocab::{A_CONTROL, A_NORMAL, A_UNKNOWN, A_USER, EOG_TEXTS};
+
+pub use error::TokenizerError;
+pub use stream::{Detokenize, TextStream};
 pub use vocab::{GgufVocab, TokenType, Vocab};
-
-// llama.cpp-style attribute bits (a token can gain CONTROL on top of its type).
-const A_NORMAL: u8 = 1;
-const A_UNKNOWN: u8 = 2;
-const A_CONTROL: u8 = 4;
-const A_USER: u8 = 8;
-const A_UNUSED: u8 = 16;
-const A_BYTE: u8 = 32;
-
-/// Texts that llama.cpp treats as end-of-generation, and therefore as control tokens, whatever
-/// their type in the file (llama.cpp `llama_vocab::impl::load`, "special_eog_ids").
-const EOG_TEXTS: &[&str] = &[
-    "<|eot_id|>",
-    "<|im_end|>",
-    "<|end|>",
-    "<|return|>",
-    "<|call|>",
-    "<|flush|>",
-    "<|calls|>",
-    "<end_of_turn>",
-    "<|endoftext|>",
-    "</s>",
-    "<|eom_id|>",
-    "<EOT>",
-    "_<EOT>",
-    "[EOT]",
-    "[EOS]",
-    "<|end_of_text|>",
-    "<end_of_utterance>",
-    "<eos>",
-    "<turn|>",
-    "<|tool_response>",
-    "<｜end▁of▁sentence｜>",
-    "[e~[",
-];
 
 /// Longest text `encode` accepts; keeps every offset of the escaped text (spaces grow to 3 bytes)
 /// within 32 bits.
 const MAX_TEXT: usize = 1 << 30;
-
-/// Everything that can go wrong building or using a [`Tokenizer`].
-#[derive(Debug, thiserror::Error)]
-pub enum TokenizerError {
-    #[error("the vocabulary has no tokens")]
-    EmptyVocab,
-    #[error("{field} has {got} entries but tokens has {expected}")]
-    LengthMismatch {
-        field: &'static str,
-        got: usize,
-        expected: usize,
-    },
-    #[error("{which} token id {id} is out of range (the vocabulary has {n} tokens)")]
-    IdOutOfRange {
-        which: &'static str,
-        id: u32,
-        n: usize,
-    },
-    #[error("the vocabulary has {0} tokens, more than 32-bit ids can address")]
-    TooLarge(usize),
-    #[error("invalid token type {value} (expected 1..=6)")]
-    InvalidTokenType { value: i32 },
-    #[error("the vocabulary asks for a {which} token (add_{which}) but has no {which} token id")]
-    MissingSpecial { which: &'static str },
-    #[error("byte 0x{byte:02X} has no byte-fallback token <0x{byte:02X}> and the vocabulary has no unknown token")]
-    NoByteFallback { byte: u8 },
-    #[error("cannot load tokenizer {path}: {message}")]
-    Load { path: PathBuf, message: String },
-    #[error("text of {0} bytes is too long to tokenize (the limit is 1 GiB)")]
-    TextTooLong(usize),
-    #[error("tokenizer.json encode failed: {0}")]
-    Encode(String),
-}
 
 /// A tokenizer; immutable once built, `Send + Sync`, share it behind an `Arc`.
 pub struct Tokenizer {
@@ -171,16 +115,6 @@ fn check_id(which: &'static str, id: Option<u32>, n: usize) -> Result<(), Tokeni
     match id {
         Some(id) if id as usize >= n => Err(TokenizerError::IdOutOfRange { which, id, n }),
         _ => Ok(()),
-    }
-}
-
-/// Parses the byte of a `<0xXX>` piece.
-fn parse_byte_piece(b: &[u8]) -> Option<u8> {
-    if b.len() == 6 && b.starts_with(b"<0x") && b[5] == b'>' {
-        let hex = std::str::from_utf8(&b[3..5]).ok()?;
-        u8::from_str_radix(hex, 16).ok()
-    } else {
-        None
     }
 }
 
@@ -327,7 +261,23 @@ impl Tokenizer {
     /// follows that file's own pipeline (its post-processor decides what `add_special` adds);
     /// `parse_special = false` makes special added tokens plain text.
     pub fn from_tokenizer_json(path: &Path) -> Result<Tokenizer, TokenizerError> {
-        hf::load(path)
+        let hf = hf::load(path)?;
+        Ok(Tokenizer {
+            tokens: hf.tokens,
+            types: hf.types,
+            attrs: hf.attrs,
+            index: hf.index,
+            pieces: hf.pieces,
+            bos: hf.bos,
+            eos: hf.eos,
+            unk: hf.unk,
+            pad: hf.pad,
+            add_bos: hf.add_bos,
+            add_eos: hf.add_eos,
+            add_space_prefix: hf.add_space_prefix,
+            eog: hf.eog,
+            engine: Engine::Hf(Box::new(hf.engine)),
+        })
     }
 
     /// Text to token ids. `add_special` adds `bos` / `eos` as the vocabulary asks
@@ -516,39 +466,14 @@ impl Tokenizer {
     }
 }
 
-/// Decoded bytes for every token, as one arena plus offsets.
-fn build_pieces(tokens: &Packed, attrs: &[u8]) -> Result<Packed, TokenizerError> {
-    let mut pieces = Packed::default();
-    for (i, &a) in attrs.iter().enumerate() {
-        let t = tokens.get(i);
-        pieces.push_with(|data| {
-            if a & (A_CONTROL | A_UNKNOWN) != 0 {
-                // nothing
-            } else if a & A_USER != 0 {
-                data.extend_from_slice(t);
-            } else if a & A_NORMAL != 0 {
-                let mut i = 0;
-                while i < t.len() {
-                    if t[i] == 0xE2 && t.get(i + 1) == Some(&0x96) && t.get(i + 2) == Some(&0x81) {
-                        data.push(b' ');
-                        i += 3;
-                    } else {
-                        data.push(t[i]);
-                        i += 1;
-                    }
-                }
-            } else if a & A_BYTE != 0 {
-                match parse_byte_piece(t) {
-                    Some(byte) => data.push(byte),
-                    None => log::warn!(
-                        "tokenizer: byte token {:?} is not of the form <0xXX>; it decodes to nothing",
-                        String::from_utf8_lossy(t)
-                    ),
-                }
-            }
-        })?;
+impl Detokenize for Tokenizer {
+    fn token_bytes(&self, id: u32) -> Option<&[u8]> {
+        Tokenizer::token_bytes(self, id)
     }
-    Ok(pieces)
+
+    fn strips_leading_space(&self) -> bool {
+        self.add_space_prefix
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! costs a heap block and a 24-byte header per token (about 14 MB of anonymous memory for
 //! Gemma 3); packed it costs its bytes plus four per token.
 
-use super::TokenizerError;
+use super::error::TokenizerError;
 
 #[derive(Debug, Default)]
 pub(crate) struct Packed {

@@ -2,18 +2,25 @@
 
 use std::ops::Deref;
 
-use super::Tokenizer;
+/// What a [`TextStream`] reads from its tokenizer (`Tokenizer` implements it).
+pub trait Detokenize {
+    /// The bytes token `id` decodes to; `None` for an id out of range.
+    fn token_bytes(&self, id: u32) -> Option<&[u8]>;
+    /// Whether decoding drops one leading space from the first token (SentencePiece's space
+    /// prefix).
+    fn strips_leading_space(&self) -> bool;
+}
 
 /// Incremental detokenizer: push ids one at a time and get back only complete UTF-8 text, never
 /// half a character. Works with `&Tokenizer` or `Arc<Tokenizer>`. Pushing ids one by one and
 /// then calling `finish` yields exactly `decode` of all the ids.
-pub struct TextStream<T: Deref<Target = Tokenizer>> {
+pub struct TextStream<T: Deref<Target: Detokenize>> {
     tok: T,
     pending: Vec<u8>,
     first: bool,
 }
 
-impl<T: Deref<Target = Tokenizer>> TextStream<T> {
+impl<T: Deref<Target: Detokenize>> TextStream<T> {
     pub fn new(tok: T) -> Self {
         TextStream {
             tok,
@@ -26,7 +33,7 @@ impl<T: Deref<Target = Tokenizer>> TextStream<T> {
     /// sequences come out as U+FFFD; ids out of range add nothing.
     pub fn push(&mut self, id: u32) -> String {
         let mut piece = self.tok.token_bytes(id).unwrap_or(&[]);
-        if self.first && self.tok.add_space_prefix {
+        if self.first && self.tok.strips_leading_space() {
             piece = piece.strip_prefix(b" ").unwrap_or(piece);
         }
         self.first = false;

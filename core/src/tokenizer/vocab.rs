@@ -1,6 +1,52 @@
-//! The vocabulary as read from GGUF metadata, and token types.
+//! The vocabulary as read from GGUF metadata, token types and the attribute bits they map to,
+//! and the texts and piece shapes that llama.cpp gives a meaning of their own.
 
-use super::{TokenizerError, A_BYTE, A_CONTROL, A_NORMAL, A_UNKNOWN, A_UNUSED, A_USER};
+use super::error::TokenizerError;
+
+// llama.cpp-style attribute bits (a token can gain CONTROL on top of its type).
+pub(super) const A_NORMAL: u8 = 1;
+pub(super) const A_UNKNOWN: u8 = 2;
+pub(super) const A_CONTROL: u8 = 4;
+pub(super) const A_USER: u8 = 8;
+pub(super) const A_UNUSED: u8 = 16;
+pub(super) const A_BYTE: u8 = 32;
+
+/// Texts that llama.cpp treats as end-of-generation, and therefore as control tokens, whatever
+/// their type in the file (llama.cpp `llama_vocab::impl::load`, "special_eog_ids").
+pub(super) const EOG_TEXTS: &[&str] = &[
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<|return|>",
+    "<|call|>",
+    "<|flush|>",
+    "<|calls|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "</s>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "[EOS]",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    "<eos>",
+    "<turn|>",
+    "<|tool_response>",
+    "<｜end▁of▁sentence｜>",
+    "[e~[",
+];
+
+/// Parses the byte of a `<0xXX>` piece.
+pub(super) fn parse_byte_piece(b: &[u8]) -> Option<u8> {
+    if b.len() == 6 && b.starts_with(b"<0x") && b[5] == b'>' {
+        let hex = std::str::from_utf8(&b[3..5]).ok()?;
+        u8::from_str_radix(hex, 16).ok()
+    } else {
+        None
+    }
+}
 
 /// The kind of a vocabulary entry, as stored in GGUF's `tokenizer.ggml.token_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -12,7 +58,8 @@ pub enum TokenType {
     Unknown,
     /// 3: control tokens such as `<bos>`, `<start_of_turn>`. Only matched in text with
     /// `parse_special`; decode to nothing (their text is available through
-    /// [`Tokenizer::token_text`] / [`Tokenizer::decode_special`]).
+    /// [`Tokenizer::token_text`](super::Tokenizer::token_text) /
+    /// [`Tokenizer::decode_special`](super::Tokenizer::decode_special)).
     Control,
     /// 4: user-defined tokens. Always matched literally in text; decode to their exact text.
     UserDefined,
