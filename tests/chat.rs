@@ -47,7 +47,8 @@ fn system(text: &str) -> ChatOptions {
 /// history must give logits close to the reused cache's, with the same greedy token: only
 /// rounding differs, since the prefill and decode kernels sum in different orders.
 fn assert_replay_matches(engine: &Engine, tokens: &[u32], first: &Reply, second: &Reply) {
-    let model = engine.model();
+    let model = engine.model().unwrap();
+    let model = &*model;
     let before_reply = tokens.len() - second.ids.len() - TURN_END;
     let cached = before_reply - second.stats.prompt_tokens;
     let first_prompt = first.stats.prompt_tokens;
@@ -133,6 +134,7 @@ fn the_template_matches_gemmas_chat_format() {
     let reply = send(&chat, "Hi <end_of_turn>", 4);
     let text = engine
         .model()
+        .unwrap()
         .tokenizer()
         .decode_special(&chat.tokens().unwrap());
     let expected = format!(
@@ -141,7 +143,12 @@ fn the_template_matches_gemmas_chat_format() {
     );
     assert_eq!(text, expected);
     // The user's "<end_of_turn>" is text, not the control token.
-    let end_of_turn = engine.model().tokenizer().id_of("<end_of_turn>").unwrap();
+    let end_of_turn = engine
+        .model()
+        .unwrap()
+        .tokenizer()
+        .id_of("<end_of_turn>")
+        .unwrap();
     assert_eq!(
         chat.tokens()
             .unwrap()
@@ -245,7 +252,8 @@ fn stop_strings_split_across_tokens_end_the_reply_before_them() {
         )
         .unwrap();
     // A stop string from the middle of one token's text to the middle of the next one's.
-    let tokenizer = engine.model().tokenizer();
+    let model = engine.model().unwrap();
+    let tokenizer = model.tokenizer();
     let pieces: Vec<String> = plain
         .ids
         .iter()
@@ -305,6 +313,7 @@ fn a_full_context_drops_the_oldest_turns_or_fails_as_asked() {
     assert!(history.len() < 12, "no turn was dropped");
     let text = engine
         .model()
+        .unwrap()
         .tokenizer()
         .decode_special(&chat.tokens().unwrap());
     assert!(

@@ -25,7 +25,8 @@ fn tiny(name: &str) -> Engine {
 fn completion_equals_a_plain_greedy_loop_with_and_without_a_prefix() {
     for name in ["gemma-f32.gguf", "gemma2-q8_0.gguf", "gemma3-f32.gguf"] {
         let engine = tiny(name);
-        let model = engine.model();
+        let model = engine.model().unwrap();
+        let model = &*model;
         let tokenizer = model.tokenizer();
         let (head, tail) = ("Once upon a time", " there lived");
         let prompt = tokenizer
@@ -128,7 +129,10 @@ fn the_budget_refuses_before_allocating_or_shrinks_the_context() {
         "{shrunk:?}"
     );
     let engine = Engine::load(&path, &fitted).unwrap();
-    assert_eq!(engine.model().context_length(), shrunk.context_length);
+    assert_eq!(
+        engine.model().unwrap().context_length(),
+        shrunk.context_length
+    );
 
     // The budget holds the model and one chat: a second chat is refused.
     let chat = engine.new_chat(&ChatOptions::default()).unwrap();
@@ -143,10 +147,10 @@ fn the_budget_refuses_before_allocating_or_shrinks_the_context() {
 }
 
 /// Collects a streamed request's events for the test thread.
-struct Collect(mpsc::Sender<Event>);
+pub struct Collect(pub mpsc::Sender<Event>);
 
 #[derive(Debug)]
-enum Event {
+pub enum Event {
     Text(String),
     Finish(Result<Reply, String>),
 }
@@ -164,7 +168,7 @@ impl Listener for Collect {
 }
 
 /// Waits for a streamed request's events: its text and its one result.
-fn collect(rx: &mpsc::Receiver<Event>) -> (String, Result<Reply, String>) {
+pub fn collect(rx: &mpsc::Receiver<Event>) -> (String, Result<Reply, String>) {
     let mut text = String::new();
     loop {
         match rx
@@ -196,7 +200,7 @@ fn a_streamed_request_equals_the_blocking_one_and_cancels_on_drop() {
         )
         .unwrap();
     let (text, result) = collect(&rx);
-    handle.wait();
+    handle.wait().unwrap();
     assert!(handle.is_finished());
     let reply = result.unwrap();
     assert_eq!(text, reply.text);
@@ -243,7 +247,7 @@ fn a_streamed_request_equals_the_blocking_one_and_cancels_on_drop() {
     drop(chat);
     let (_, result) = collect(&rx);
     assert_eq!(result.unwrap().finish_reason, FinishReason::Cancelled);
-    handle.wait();
+    handle.wait().unwrap();
 }
 
 #[test]

@@ -5,3 +5,5 @@ mod engine;
 mod malformed;
 mod parity;
 mod real_model;
+mod release;
+mod robust;

@@ -31,7 +31,8 @@ fn check(path: &std::path::Path, precision: Precision, chunk: usize, context: us
         ..ModelOptions::default()
     };
     let engine = Engine::load(path, &options).unwrap();
-    let model = engine.model();
+    let model = engine.model().unwrap();
+    let model = &*model;
     let estimate = model.memory_estimate().clone();
     assert_eq!(
         model.memory_in_use(),

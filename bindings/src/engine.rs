@@ -11,8 +11,9 @@ use std::sync::Arc;
 use crate::chat::Chat;
 use crate::error::{guard, GemKitError};
 use crate::generation::{CancelToken, Forward, GenerationHandle, TokenListener};
+use crate::options::MemoryRelease;
 use crate::options::{ChatOptions, EngineOptions, GenerateOptions};
-use crate::records::{MemoryEstimate, ModelInfo, ProofreadResult};
+use crate::records::{MemoryEstimate, ModelInfo, ProofreadResult, ReleasedMemory};
 
 /// A loaded model, safe to share across threads; compute on it runs one request at a time.
 #[derive(uniffi::Object)]
@@ -53,14 +54,40 @@ impl Engine {
         })
     }
 
-    pub fn info(&self) -> ModelInfo {
-        ModelInfo::of(&self.0)
+    /// The model's shape and costs (loading it again if `release_memory` unloaded it).
+    pub fn info(&self) -> Result<ModelInfo, GemKitError> {
+        guard(|| Ok(ModelInfo::of(self.0.info()?)))
     }
 
     /// Anonymous bytes the model and its live chats, prefixes and requests hold, as the
-    /// memory budget counts them.
+    /// memory budget counts them; 0 while the model is unloaded.
     pub fn memory_in_use(&self) -> u64 {
-        self.0.model().memory_in_use()
+        self.0.memory_in_use()
+    }
+
+    /// Frees memory when the app is short of it: `CACHES` writes idle chats' KV caches to
+    /// files in `directory` and frees them, and frees prefixes' caches (each is made again,
+    /// identical, when next used); `MODEL` also cancels every request and unloads the model,
+    /// which the next use loads again. Chats continue exactly where they were. Blocking: with
+    /// `MODEL` it waits for the running request to stop (at most one token).
+    pub fn release_memory(
+        &self,
+        what: MemoryRelease,
+        directory: String,
+        reason: String,
+    ) -> Result<ReleasedMemory, GemKitError> {
+        guard(|| {
+            Ok(self
+                .0
+                .release_memory(what.into(), directory.as_ref(), &reason)?
+                .into())
+        })
+    }
+
+    /// Why the model is unloaded (the reason given to `release_memory`), or null while it is
+    /// loaded.
+    pub fn unloaded_reason(&self) -> Option<String> {
+        self.0.unloaded_reason()
     }
 
     /// A new chat with its own KV cache, taken from the memory budget.
@@ -130,28 +157,15 @@ impl Engine {
         guard(|| Ok(Chat::new(self.0.restore_chat(path.as_ref())?)))
     }
 
-    /// Text to token ids, to measure text against the context; `add_special` adds the
-    /// model's start token. Control tokens written in the text stay text.
+    /// Text to token ids, as a completion prompt is read (and as `gemkit tokenize` prints
+    /// them): control tokens written in the text, such as `<start_of_turn>`, become those
+    /// tokens; `add_special` puts the model's start token first.
     pub fn tokenize(&self, text: String, add_special: bool) -> Result<Vec<u32>, GemKitError> {
-        guard(|| {
-            Ok(self
-                .0
-                .model()
-                .tokenizer()
-                .encode(&text, add_special, false)
-                .map_err(gemkit::Error::from)?)
-        })
+        guard(|| Ok(self.0.tokenize(&text, add_special)?))
     }
 
     /// Token ids to text; control tokens render as nothing.
     pub fn detokenize(&self, ids: Vec<u32>) -> Result<String, GemKitError> {
-        guard(|| {
-            let tokenizer = self.0.model().tokenizer();
-            let vocab_size = tokenizer.vocab_size();
-            if let Some(&id) = ids.iter().find(|&&id| id as usize >= vocab_size) {
-                return Err(gemkit::Error::InvalidToken { id, vocab_size }.into());
-            }
-            Ok(tokenizer.decode(&ids))
-        })
+        guard(|| Ok(self.0.detokenize(&ids)?))
     }
 }

@@ -50,9 +50,7 @@ impl From<gemkit::Error> for GemKitError {
             | E::InvalidMetadata { .. } => GemKitError::InvalidModel(message),
             E::Tokenizer(TokenizerError::TextTooLong(_)) => GemKitError::InvalidArgument(message),
             E::Tokenizer(_) => GemKitError::InvalidModel(message),
-            E::UnsupportedArchitecture(_) | E::UnsupportedTensorType { .. } => {
-                GemKitError::UnsupportedModel(message)
-            }
+            E::UnsupportedArchitecture(_) => GemKitError::UnsupportedModel(message),
             E::InvalidToken { .. } | E::InvalidArgument(_) => GemKitError::InvalidArgument(message),
             E::ContextFull { .. } => GemKitError::ContextFull(message),
             E::MemoryBudget { .. } | E::OutOfMemory { .. } => GemKitError::OutOfMemory(message),

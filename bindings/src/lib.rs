@@ -20,12 +20,12 @@ pub use error::{CallbackError, GemKitError};
 pub use generation::{CancelToken, GenerationHandle, TokenListener};
 pub use logging::{init_logging, LogLevel, LogRecord, Logger};
 pub use options::{
-    ChatOptions, ContextFullPolicy, EngineOptions, GenerateOptions, KvType, Precision, Sampling,
-    WhenBusy,
+    ChatOptions, ContextFullPolicy, EngineOptions, GenerateOptions, KvType, MemoryRelease,
+    Precision, Sampling, WhenBusy,
 };
 pub use records::{
-    FinishReason, MemoryEstimate, Message, ModelInfo, ProofreadResult, Reply, Role, Segment,
-    SegmentKind, Stats,
+    FinishReason, MemoryEstimate, Message, ModelInfo, ProofreadResult, ReleasedMemory, Reply, Role,
+    Segment, SegmentKind, Stats,
 };
 
 uniffi::setup_scaffolding!();

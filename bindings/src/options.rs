@@ -149,6 +149,24 @@ pub enum WhenBusy {
     Fail,
 }
 
+/// What `Engine.release_memory` frees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum MemoryRelease {
+    /// Idle chats' KV caches (to disk) and prefixes' caches; a running request goes on.
+    Caches,
+    /// Also every request, and the model itself until its next use.
+    Model,
+}
+
+impl From<MemoryRelease> for gemkit::Release {
+    fn from(r: MemoryRelease) -> Self {
+        match r {
+            MemoryRelease::Caches => gemkit::Release::Caches,
+            MemoryRelease::Model => gemkit::Release::Model,
+        }
+    }
+}
+
 impl From<GenerateOptions> for gemkit::GenerateOptions {
     fn from(o: GenerateOptions) -> Self {
         let s = o.sampling;

@@ -30,8 +30,7 @@ pub struct ModelInfo {
 }
 
 impl ModelInfo {
-    pub(crate) fn of(engine: &gemkit::Engine) -> ModelInfo {
-        let i = engine.info();
+    pub(crate) fn of(i: gemkit::ModelInfo) -> ModelInfo {
         ModelInfo {
             architecture: i.architecture.to_owned(),
             layers: count(i.n_layer),
@@ -45,7 +44,7 @@ impl ModelInfo {
             context_length: count(i.context_length),
             sliding_window: i.sliding_window.map(count),
             sliding_layers: count(i.sliding_layers),
-            threads: count(engine.model().threads()),
+            threads: count(i.threads),
             file_bytes: i.file_bytes as u64,
             tensor_bytes: i.tensor_bytes() as u64,
             kv_cache_bytes: i.kv_cache_bytes as u64,
@@ -80,6 +79,28 @@ impl From<gemkit::MemoryEstimate> for MemoryEstimate {
             fixed_bytes: m.fixed_bytes,
             scratch_bytes: m.scratch_bytes,
             anonymous_bytes: m.anonymous_bytes,
+        }
+    }
+}
+
+/// What `Engine.release_memory` freed.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ReleasedMemory {
+    /// Anonymous bytes given back, as the memory budget counts them.
+    pub bytes: u64,
+    pub chats_offloaded: u32,
+    pub prefixes_freed: u32,
+    /// Chats left as they were because a request was running on them.
+    pub chats_busy: u32,
+}
+
+impl From<gemkit::Released> for ReleasedMemory {
+    fn from(r: gemkit::Released) -> Self {
+        ReleasedMemory {
+            bytes: r.bytes,
+            chats_offloaded: count(r.chats_offloaded),
+            prefixes_freed: count(r.prefixes_freed),
+            chats_busy: count(r.chats_busy),
         }
     }
 }

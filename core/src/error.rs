@@ -23,9 +23,6 @@ pub enum Error {
     #[error("unsupported architecture {0:?} (supported: gemma, gemma2, gemma3)")]
     UnsupportedArchitecture(String),
 
-    #[error("unsupported tensor type {dtype} for tensor {tensor}")]
-    UnsupportedTensorType { tensor: String, dtype: String },
-
     #[error("missing tensor {0}")]
     MissingTensor(String),
 

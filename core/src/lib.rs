@@ -21,7 +21,7 @@ mod test_support;
 
 pub use api::chat::Chat;
 pub use api::conversation::{ChatOptions, ContextFullPolicy, Message, Role};
-pub use api::engine::Engine;
+pub use api::engine::{Engine, Release, Released};
 pub use api::proofread::{diff, Proofread, Segment, SegmentKind};
 pub use api::shared::Prefix;
 pub use api::worker::{GenerationHandle, Listener};

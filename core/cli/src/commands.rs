@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use gemkit::{CancelToken, Logits, Model, ModelInfo, ModelOptions, ProcessMemory};
+use gemkit::{CancelToken, Engine, Logits, Model, ModelInfo, ModelOptions, ProcessMemory};
 use serde_json::json;
 
 use crate::cli::{GenerateArgs, InfoArgs, LogitsArgs, TokenizeArgs};
@@ -55,11 +55,9 @@ fn info_json(info: &ModelInfo, memory: Option<ProcessMemory>) -> serde_json::Val
 }
 
 pub fn tokenize(args: &TokenizeArgs) -> CmdResult {
-    let model = load(&args.model, ModelOptions::default())?;
-    let ids = model
-        .tokenizer()
-        .encode(&args.text, !args.no_bos, true)
-        .map_err(|e| err(e.into()))?;
+    // The engine's tokenize, as the bindings': control tokens written in the text are parsed.
+    let engine = Engine::load(&args.model, &ModelOptions::default()).map_err(err)?;
+    let ids = engine.tokenize(&args.text, !args.no_bos).map_err(err)?;
     if args.json {
         out_json(&json!({ "ids": ids }))
     } else {
@@ -107,11 +105,7 @@ pub fn generate(args: &GenerateArgs) -> CmdResult {
     let prompt = &args.prompt;
     let json_mode = args.json;
     let (engine, load_ms) = load_engine(&args.model, &args.load)?;
-    let prompt_ids = engine
-        .model()
-        .tokenizer()
-        .encode(prompt, true, true)
-        .map_err(|e| err(e.into()))?;
+    let prompt_ids = engine.tokenize(prompt, true).map_err(err)?;
     let reply = stream_reply(!json_mode, |on_text| {
         engine.complete(None, prompt, &options, &CancelToken::new(), on_text)
     })?;

@@ -1,44 +1,36 @@
-//! Chats: a KV cache per chat that each turn extends with only its own tokens, and the rules
-//! that keep history and cache in agreement when a turn is cancelled or the context fills.
-//!
-//! A chat's `tokens` are the whole conversation as the model sees it; its cache always holds
-//! a prefix of them, and a turn prefills the rest.
+//! A conversation an app holds: sending messages (blocking, or on the model's thread with a
+//! listener), its history, saving it, and what dropping it cancels. The turn rules live with
+//! the chat's state, in `turn.rs`.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
-use crate::api::conversation::{ChatOptions, ContextFullPolicy, Message, Role};
-use crate::api::shared::{EngineInner, Prefix};
+use crate::api::conversation::{ChatOptions, Message};
+use crate::api::shared::{lock, EngineInner, Offload, Prefix};
 use crate::api::snapshot::{self, SavedChat};
 use crate::api::template::Template;
+use crate::api::turn::ChatState;
 use crate::api::worker::{GenerationHandle, Listener};
-use crate::error::{Error, Result};
-use crate::generate::{generate, FinishReason, GenerateOptions, Reply, Request};
-use crate::model::KvCache;
+use crate::error::Result;
+use crate::generate::{GenerateOptions, Reply, Request};
+use crate::model::Model;
 use crate::runtime::control::{CancelToken, Exclusive, WhenBusy};
-use crate::tokenizer::Tokenizer;
 
-/// A conversation on an [`Engine`](crate::Engine). Dropping it cancels its running request.
+/// A conversation on an [`Engine`](crate::Engine). Dropping it cancels its requests, running
+/// or queued.
 pub struct Chat {
     shared: Arc<ChatShared>,
 }
 
 struct ChatShared {
     engine: Arc<EngineInner>,
+    /// Names the chat's file when its cache is offloaded.
+    id: u64,
     state: Exclusive<ChatState>,
-    /// The cancel of the request running on this chat, if any.
-    running: Mutex<Option<CancelToken>>,
-}
-
-struct ChatState {
-    options: ChatOptions,
-    messages: Vec<Message>,
-    tokens: Vec<u32>,
-    cache: KvCache,
-    template: Template,
-    /// The prefix this chat started from: where its cache returns when it must start over.
-    base: Option<Prefix>,
+    /// The cancels of this chat's requests, running or queued.
+    requests: Mutex<Vec<CancelToken>>,
 }
 
 impl Chat {
@@ -47,53 +39,45 @@ impl Chat {
         options: ChatOptions,
         base: Option<Prefix>,
     ) -> Result<Chat> {
-        let model = &engine.model;
+        let model = engine.model()?;
         let template = Template::new(model.tokenizer())?;
-        let (tokens, cache) = match &base {
-            Some(p) => (p.inner.tokens.clone(), model.clone_cache(&p.inner.cache)?),
-            None => (
-                template.opening(model.tokenizer(), options.system.as_deref())?,
-                model.new_cache()?,
-            ),
+        let mut cache = model.new_cache()?;
+        let tokens = match &base {
+            Some(p) => {
+                engine.copy_prefix(&model, p, &mut cache)?;
+                p.inner.tokens.clone()
+            }
+            None => template.opening(model.tokenizer(), options.system.as_deref())?,
         };
-        let state = ChatState {
-            options,
-            messages: Vec::new(),
-            tokens,
-            cache,
-            template,
-            base,
-        };
+        let state = ChatState::new(options, Vec::new(), tokens, cache, template, base);
         Ok(Chat::from_state(engine, state))
     }
 
     /// Loads a chat saved by [`Chat::save`] with this engine's model.
     pub(crate) fn restore(engine: Arc<EngineInner>, path: &Path) -> Result<Chat> {
+        let model = engine.model()?;
         let SavedChat {
             options,
             messages,
             tokens,
             cache,
-        } = snapshot::read(&engine.model, path)?;
-        let state = ChatState {
-            options,
-            messages,
-            tokens,
-            cache,
-            template: Template::new(engine.model.tokenizer())?,
-            base: None,
-        };
+        } = snapshot::read(&model, path)?;
+        let template = Template::new(model.tokenizer())?;
+        let state = ChatState::new(options, messages, tokens, cache, template, None);
         Ok(Chat::from_state(engine, state))
     }
 
     fn from_state(engine: Arc<EngineInner>, state: ChatState) -> Chat {
-        Chat {
-            shared: Arc::new(ChatShared {
-                engine,
-                state: Exclusive::new(state, "the chat"),
-                running: Mutex::new(None),
-            }),
-        }
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let shared = Arc::new(ChatShared {
+            engine,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            state: Exclusive::new(state, "the chat"),
+            requests: Mutex::new(Vec::new()),
+        });
+        let weak: Weak<ChatShared> = Arc::downgrade(&shared);
+        shared.engine.register_chat(weak);
+        Chat { shared }
     }
 
     /// Sends a user message and generates the model's reply, streaming it to `on_text`.
@@ -116,6 +100,11 @@ impl Chat {
         listener: Box<dyn Listener>,
     ) -> Result<GenerationHandle> {
         self.shared.engine.check_idle(options.when_busy)?;
+        let cancel = CancelToken::new();
+        // Registered before it is queued, so dropping the chat (or unloading the model)
+        // cancels it even then.
+        lock(&self.shared.requests).push(cancel.clone());
+        self.shared.engine.track(&cancel);
         let shared = Arc::clone(&self.shared);
         let message = message.to_owned();
         let options = options.clone();
@@ -123,7 +112,7 @@ impl Chat {
             .shared
             .engine
             .worker
-            .submit(listener, move |cancel, on_text| {
+            .submit(cancel, listener, move |cancel, on_text| {
                 shared.send(&message, &options, cancel, on_text)
             });
         Ok(handle)
@@ -139,30 +128,25 @@ impl Chat {
         Ok(self.shared.state.lock(WhenBusy::Wait)?.tokens.clone())
     }
 
-    /// Writes the chat to `path`, waiting for a running turn to end (see [`snapshot`] for the
-    /// format). An existing file is replaced only by a complete one.
+    /// Writes the chat to `path`, waiting for a running turn to end (see `snapshot.rs` for
+    /// the format). An existing file is replaced only by a complete one.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let state = self.shared.state.lock(WhenBusy::Wait)?;
-        let saved = snapshot::ChatParts {
-            options: &state.options,
-            messages: &state.messages,
-            tokens: &state.tokens,
-            cache: &state.cache,
-        };
-        snapshot::write(&self.shared.engine.model, &saved, path)
+        let model = self.shared.engine.model()?;
+        self.shared.state.lock(WhenBusy::Wait)?.save(&model, path)
     }
 }
 
 impl Drop for Chat {
     fn drop(&mut self) {
-        let running = self
-            .shared
-            .running
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(cancel) = running.as_ref() {
-            cancel.cancel();
-        }
+        lock(&self.shared.requests)
+            .iter()
+            .for_each(CancelToken::cancel);
+    }
+}
+
+impl Drop for ChatShared {
+    fn drop(&mut self) {
+        self.state.get_mut().discard();
     }
 }
 
@@ -175,151 +159,60 @@ impl ChatShared {
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Reply> {
         let started = Instant::now();
+        let _inflight = self.engine.inflight(cancel);
+        let _registered = Registered::register(self, cancel);
         let mut state = self.state.lock(options.when_busy)?;
-        *self.running.lock().unwrap_or_else(PoisonError::into_inner) = Some(cancel.clone());
-        let result = (|| {
-            let _compute = self.engine.compute.lock(options.when_busy)?;
-            state.turn(&self.engine, message, options, cancel, started, on_text)
-        })();
-        *self.running.lock().unwrap_or_else(PoisonError::into_inner) = None;
-        result
+        let model = self.engine.model()?;
+        let compute = self.engine.compute.lock(options.when_busy)?;
+        let request = Request {
+            options,
+            cancel,
+            started,
+        };
+        let reply = state.turn(&self.engine, &model, message, request, on_text);
+        // The chat before the model: whoever takes the model next finds the chat free.
+        drop(state);
+        drop(compute);
+        reply
     }
 }
 
-impl ChatState {
-    fn turn(
-        &mut self,
-        engine: &EngineInner,
-        message: &str,
-        options: &GenerateOptions,
-        cancel: &CancelToken,
-        started: Instant,
-        on_text: &mut dyn FnMut(&str),
-    ) -> Result<Reply> {
-        let model = &engine.model;
-        let tokenizer = model.tokenizer();
-        let context = model.context_length();
-        let mut turn = self
-            .template
-            .user_turn(tokenizer, self.messages.is_empty(), message)?;
-        // Room for the reply when deciding whether a turn fits: its token limit, up to a
-        // quarter of the context so that a long limit does not wipe the history.
-        let reserve = options.max_tokens.min(context / 4);
-        let needed = self.tokens.len() + turn.len() + reserve;
-        if needed > context {
-            match self.options.context_full {
-                ContextFullPolicy::Fail => {
-                    return Err(Error::ContextFull {
-                        needed,
-                        limit: context,
-                    })
-                }
-                ContextFullPolicy::DropOldest => {
-                    turn = self.drop_oldest(tokenizer, message, reserve, context)?
-                }
-            }
-        }
-        let before = self.tokens.len();
-        self.tokens.extend(&turn);
-        let done = self.cache.len();
-        let outcome = generate(
-            model,
-            &mut self.cache,
-            &self.tokens[..done],
-            &self.tokens[done..],
-            Request {
-                options,
-                cancel,
-                started,
-            },
-            on_text,
-        );
-        let outcome = match outcome {
-            Ok(o) => o,
-            Err(e) => {
-                self.roll_back(before);
-                return Err(e);
-            }
+impl Offload for ChatShared {
+    fn offload(&self, model: &Model, dir: &Path) -> Result<Option<u64>> {
+        let Ok(mut state) = self.state.lock(WhenBusy::Fail) else {
+            return Ok(None);
         };
-        if !outcome.prefilled {
-            // Cancelled before the reply began: the turn never happened.
-            self.roll_back(before);
-            return Ok(outcome.reply);
-        }
-        self.tokens.extend(&outcome.reply.ids);
-        self.tokens.extend(&self.template.end);
-        self.messages.push(Message {
-            role: Role::User,
-            text: message.to_owned(),
-        });
-        self.messages.push(Message {
-            role: Role::Model,
-            text: outcome.reply.text.clone(),
-        });
-        let mut reply = outcome.reply;
-        if reply.finish_reason == FinishReason::ContextFull {
-            log::info!("chat reply stopped at the end of the context ({context} tokens)");
-        }
-        reply.stats.context_tokens = self.tokens.len();
-        Ok(reply)
+        let file = PathBuf::from(format!(
+            "gemkit-chat-{}-{}-{}.gkchat",
+            std::process::id(),
+            self.engine.id,
+            self.id
+        ));
+        state.offload(model, &dir.join(file)).map(Some)
     }
+}
 
-    /// Drops exchanges from the oldest until `message` and `reserve` tokens fit, then renders
-    /// what is left; the next turn prefills it from the start (or from the chat's prefix).
-    /// Returns the tokens of `message`'s turn after the history that is left.
-    fn drop_oldest(
-        &mut self,
-        tokenizer: &Tokenizer,
-        message: &str,
-        reserve: usize,
-        context: usize,
-    ) -> Result<Vec<u32>> {
-        let mut kept = self.messages.len();
-        let (tokens, turn) = loop {
-            kept = kept.saturating_sub(2);
-            let rest = &self.messages[self.messages.len() - kept..];
-            let tokens = self
-                .template
-                .render(tokenizer, self.options.system.as_deref(), rest)?;
-            let turn = self
-                .template
-                .user_turn(tokenizer, rest.is_empty(), message)?;
-            if tokens.len() + turn.len() + reserve <= context || kept == 0 {
-                break (tokens, turn);
-            }
-        };
-        let needed = tokens.len() + turn.len();
-        if needed > context {
-            return Err(Error::ContextFull {
-                needed,
-                limit: context,
-            });
+/// A request's cancel among its chat's, while the request runs.
+struct Registered<'a> {
+    chat: &'a ChatShared,
+    cancel: CancelToken,
+}
+
+impl<'a> Registered<'a> {
+    fn register(chat: &'a ChatShared, cancel: &CancelToken) -> Registered<'a> {
+        let mut all = lock(&chat.requests);
+        if !all.iter().any(|c| c.same(cancel)) {
+            all.push(cancel.clone());
         }
-        let dropped = self.messages.len() - kept;
-        log::info!("context full: dropping the {dropped} oldest messages of the chat");
-        self.messages.drain(..dropped);
-        self.tokens = tokens;
-        self.reset_cache();
-        Ok(turn)
-    }
-
-    /// Undoes a turn whose tokens were appended at `before`.
-    fn roll_back(&mut self, before: usize) {
-        self.tokens.truncate(before);
-        let keep = self.cache.len().min(before);
-        if !self.cache.truncate(keep) {
-            log::info!("chat cancelled past its sliding window: the next turn prefills again");
-            self.reset_cache();
+        Registered {
+            chat,
+            cancel: cancel.clone(),
         }
     }
+}
 
-    /// Empties the cache down to the chat's prefix, which every rendering starts with.
-    fn reset_cache(&mut self) {
-        self.cache.clear();
-        if let Some(base) = &self.base {
-            if self.tokens.starts_with(&base.inner.tokens) {
-                self.cache.copy_from(&base.inner.cache);
-            }
-        }
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        lock(&self.chat.requests).retain(|c| !c.same(&self.cancel));
     }
 }

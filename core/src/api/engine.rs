@@ -14,7 +14,7 @@ use crate::api::worker::{GenerationHandle, Listener};
 use crate::error::{Error, Result};
 use crate::generate::{generate, GenerateOptions, Reply, Request};
 use crate::model::{MemoryEstimate, Model, ModelInfo, ModelOptions};
-use crate::runtime::control::CancelToken;
+use crate::runtime::control::{CancelToken, WhenBusy};
 
 /// A loaded model. Clones share it; it is freed when the last clone, chat, prefix and request
 /// are gone.
@@ -23,11 +23,34 @@ pub struct Engine {
     inner: Arc<EngineInner>,
 }
 
+/// What [`Engine::release_memory`] frees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// Idle chats' KV caches are written to disk and freed, and prefixes' caches are freed
+    /// (prefilled again, to the same bits, when next used). A running generation goes on, and
+    /// its chat keeps its cache.
+    Caches,
+    /// Also cancels every request, running or queued (each stops within one token), and
+    /// unloads the model: tokenizer, compute threads and the file's map. The next use loads it
+    /// again; every chat continues exactly where it was.
+    Model,
+}
+
+/// What [`Engine::release_memory`] freed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Released {
+    /// Anonymous bytes given back, as the memory budget counts them.
+    pub bytes: u64,
+    pub chats_offloaded: usize,
+    pub prefixes_freed: usize,
+    /// Chats left as they were because a turn held them.
+    pub chats_busy: usize,
+}
+
 impl Engine {
     pub fn load(path: &Path, options: &ModelOptions) -> Result<Engine> {
-        let model = Model::load(path, options)?;
         Ok(Engine {
-            inner: Arc::new(EngineInner::new(model)?),
+            inner: Arc::new(EngineInner::load(path.to_owned(), options.clone())?),
         })
     }
 
@@ -36,12 +59,64 @@ impl Engine {
         Model::estimate_memory(path, options)
     }
 
-    pub fn model(&self) -> &Model {
-        &self.inner.model
+    /// The model, loaded again if [`Engine::release_memory`] unloaded it.
+    pub fn model(&self) -> Result<Arc<Model>> {
+        self.inner.model()
     }
 
-    pub fn info(&self) -> ModelInfo {
-        ModelInfo::of(&self.inner.model)
+    pub fn info(&self) -> Result<ModelInfo> {
+        Ok(ModelInfo::of(&*self.inner.model()?))
+    }
+
+    /// Anonymous bytes the model and its live chats, prefixes and requests hold, as the memory
+    /// budget counts them; none while the model is unloaded.
+    pub fn memory_in_use(&self) -> u64 {
+        self.inner.loaded().map_or(0, |m| m.memory_in_use())
+    }
+
+    /// Why the model is unloaded (the reason given to [`Engine::release_memory`]), while it
+    /// is; None while it is loaded.
+    pub fn unloaded_reason(&self) -> Option<String> {
+        self.inner.unloaded_reason()
+    }
+
+    /// Frees memory when the app is short of it (see [`Release`]). Offloaded chats' caches go
+    /// to files in `dir`, read back (and removed) when the chat is next used. Never frees
+    /// what a running generation uses. `reason` is what [`Engine::unloaded_reason`] reports.
+    pub fn release_memory(&self, what: Release, dir: &Path, reason: &str) -> Result<Released> {
+        let Some(model) = self.inner.loaded() else {
+            return Ok(Released::default());
+        };
+        let before = model.memory_in_use();
+        let _compute = match what {
+            Release::Caches => None,
+            Release::Model => {
+                self.inner.cancel_all();
+                Some(self.inner.compute.lock(WhenBusy::Wait)?)
+            }
+        };
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let mut released = Released::default();
+        for chat in self.inner.chats() {
+            match chat.offload(&model, dir)? {
+                Some(0) => {}
+                Some(_) => released.chats_offloaded += 1,
+                None => released.chats_busy += 1,
+            }
+        }
+        released.prefixes_freed = self.inner.free_prefixes();
+        released.bytes = before.saturating_sub(model.memory_in_use());
+        if what == Release::Model {
+            // What the model held itself (tokenizer and scratch) goes with it.
+            released.bytes += model.memory_in_use();
+            drop(model);
+            self.inner.unload(reason);
+        }
+        log::info!("released memory ({what:?}, {reason}): {released:?}");
+        Ok(released)
     }
 
     /// A new chat with its own KV cache, taken from the memory budget.
@@ -68,19 +143,15 @@ impl Engine {
     /// Prefills `text` (after the start-of-sequence token) once, for [`Engine::complete`].
     /// Control tokens written in the text, such as `<start_of_turn>`, become those tokens.
     pub fn prefix(&self, text: &str) -> Result<Prefix> {
-        let tokens = self.completion_tokens(None, text)?;
+        let tokens = Engine::completion_tokens(&*self.inner.model()?, None, text)?;
         self.inner.prefill_prefix(tokens, None)
     }
 
     /// The token ids of a completion: `prompt` after the prefix, or after the start token
     /// where the vocabulary asks for one.
-    fn completion_tokens(&self, prefix: Option<&Prefix>, prompt: &str) -> Result<Vec<u32>> {
+    fn completion_tokens(model: &Model, prefix: Option<&Prefix>, prompt: &str) -> Result<Vec<u32>> {
         // After a prefix the prompt continues a sequence: no start token.
-        Ok(self
-            .inner
-            .model
-            .tokenizer()
-            .encode(prompt, prefix.is_none(), true)?)
+        Ok(model.tokenizer().encode(prompt, prefix.is_none(), true)?)
     }
 
     /// Raw completion of `prompt`, optionally after `prefix`: no chat template. Each call has
@@ -97,20 +168,21 @@ impl Engine {
         if let Some(p) = prefix {
             self.inner.check_own(p)?;
         }
-        let model = &self.inner.model;
-        let tokens = self.completion_tokens(prefix, prompt)?;
+        let _inflight = self.inner.inflight(cancel);
+        let model = self.inner.model()?;
+        let tokens = Engine::completion_tokens(&model, prefix, prompt)?;
         let history = prefix.map_or(&[][..], |p| &p.inner.tokens);
-        let mut cache = match prefix {
-            Some(p) => model.clone_cache(&p.inner.cache)?,
-            None => model.new_cache()?,
-        };
+        let mut cache = model.new_cache()?;
+        if let Some(p) = prefix {
+            self.inner.copy_prefix(&model, p, &mut cache)?;
+        }
         let _compute = self.inner.compute.lock(options.when_busy)?;
         let request = Request {
             options,
             cancel,
             started,
         };
-        let outcome = generate(model, &mut cache, history, &tokens, request, on_text)?;
+        let outcome = generate(&model, &mut cache, history, &tokens, request, on_text)?;
         Ok(outcome.reply)
     }
 
@@ -127,9 +199,39 @@ impl Engine {
         let prefix = prefix.cloned();
         let prompt = prompt.to_owned();
         let options = options.clone();
-        Ok(self.inner.worker.submit(listener, move |cancel, on_text| {
-            engine.complete(prefix.as_ref(), &prompt, &options, cancel, on_text)
-        }))
+        let cancel = CancelToken::new();
+        // Registered while queued, so that unloading cancels it before it starts.
+        self.inner.track(&cancel);
+        Ok(self
+            .inner
+            .worker
+            .submit(cancel, listener, move |cancel, on_text| {
+                engine.complete(prefix.as_ref(), &prompt, &options, cancel, on_text)
+            }))
+    }
+
+    /// Text to token ids as a completion prompt is read: control tokens written in the text,
+    /// such as `<start_of_turn>`, become those tokens (as llama.cpp's tokenizer does), and
+    /// `add_bos` puts the start token first where the vocabulary has one. The CLI's
+    /// `tokenize` and the bindings' use this.
+    pub fn tokenize(&self, text: &str, add_bos: bool) -> Result<Vec<u32>> {
+        Ok(self
+            .inner
+            .model()?
+            .tokenizer()
+            .encode(text, add_bos, true)?)
+    }
+
+    /// Token ids to text; control tokens render as nothing. An id outside the vocabulary is
+    /// [`Error::InvalidToken`].
+    pub fn detokenize(&self, ids: &[u32]) -> Result<String> {
+        let model = self.inner.model()?;
+        let tokenizer = model.tokenizer();
+        let vocab_size = tokenizer.vocab_size();
+        if let Some(&id) = ids.iter().find(|&&id| id as usize >= vocab_size) {
+            return Err(Error::InvalidToken { id, vocab_size });
+        }
+        Ok(tokenizer.decode(ids))
     }
 
     /// Corrects the spelling, grammar and punctuation of `text` and diffs the correction

@@ -52,7 +52,11 @@ pub(crate) fn proofread(
     };
     let prefix = engine.proofread_prefix(&options)?;
     let chat = Chat::new(Arc::clone(engine), options, Some(prefix))?;
-    let text_tokens = engine.model.tokenizer().encode(text, false, false)?.len();
+    let text_tokens = engine
+        .model()?
+        .tokenizer()
+        .encode(text, false, false)?
+        .len();
     let options = GenerateOptions {
         // A correction is about as long as the text.
         max_tokens: 2 * text_tokens + 16,

@@ -6,6 +6,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::ThreadId;
 
 use crate::error::{Error, Result};
 use crate::generate::Reply;
@@ -26,6 +27,8 @@ pub(crate) struct Worker {
     jobs: Sender<Job>,
     /// Jobs submitted and not yet finished.
     queued: Arc<AtomicUsize>,
+    /// The worker thread's id, so a handle can refuse to be waited on from it.
+    thread: ThreadId,
 }
 
 impl Worker {
@@ -35,7 +38,7 @@ impl Worker {
         let counter = Arc::clone(&queued);
         // The thread owns only the receiver: when the engine (and its sender) is dropped, the
         // loop ends after the jobs already queued.
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("gemkit-worker".into())
             .spawn(move || {
                 for job in receiver {
@@ -43,8 +46,14 @@ impl Worker {
                     counter.fetch_sub(1, Ordering::AcqRel);
                 }
             })
-            .map_err(|e| Error::InvalidArgument(format!("cannot start the model's thread: {e}")))?;
-        Ok(Worker { jobs, queued })
+            .map_err(|e| Error::InvalidArgument(format!("cannot start the model's thread: {e}")))?
+            .thread()
+            .id();
+        Ok(Worker {
+            jobs,
+            queued,
+            thread,
+        })
     }
 
     /// Whether a request is running or waiting.
@@ -52,15 +61,18 @@ impl Worker {
         self.queued.load(Ordering::Acquire) > 0
     }
 
-    /// Runs `work` on the worker thread and hands its result to `listener`.
+    /// Runs `work` on the worker thread and hands its result to `listener`; `cancel` stops it,
+    /// and so do the returned handle's `cancel` and its drop.
     pub fn submit(
         &self,
+        cancel: CancelToken,
         listener: Box<dyn Listener>,
         work: impl FnOnce(&CancelToken, &mut dyn FnMut(&str)) -> Result<Reply> + Send + 'static,
     ) -> GenerationHandle {
         let handle = GenerationHandle {
-            cancel: CancelToken::new(),
+            cancel,
             done: Arc::new((Mutex::new(false), Condvar::new())),
+            worker: self.thread,
         };
         let cancel = handle.cancel.clone();
         let done = Arc::clone(&handle.done);
@@ -96,6 +108,7 @@ impl Worker {
 pub struct GenerationHandle {
     cancel: CancelToken,
     done: Arc<(Mutex<bool>, Condvar)>,
+    worker: ThreadId,
 }
 
 impl GenerationHandle {
@@ -108,13 +121,21 @@ impl GenerationHandle {
         *self.done.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Blocks until the listener has had its result.
-    pub fn wait(&self) {
+    /// Blocks until the listener has had its result. Fails with [`Error::Busy`] when called
+    /// on the model's own thread (from a listener), where the wait could never end.
+    pub fn wait(&self) -> Result<()> {
+        if std::thread::current().id() == self.worker {
+            return Err(Error::Busy(
+                "a listener cannot wait for a request on the model's thread, which it is blocking"
+                    .into(),
+            ));
+        }
         let (finished, signal) = &*self.done;
         let mut done = finished.lock().unwrap_or_else(PoisonError::into_inner);
         while !*done {
             done = signal.wait(done).unwrap_or_else(PoisonError::into_inner);
         }
+        Ok(())
     }
 }
 

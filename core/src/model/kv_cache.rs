@@ -166,7 +166,7 @@ pub struct KvCache {
     pub(crate) len: usize,
     context: usize,
     kind: KvType,
-    _reservation: Reservation,
+    reservation: Reservation,
 }
 
 /// Positions a layer's KV cache keeps: all of them, or for a sliding layer its window plus
@@ -217,8 +217,13 @@ impl KvCache {
             len: 0,
             context,
             kind,
-            _reservation: reservation,
+            reservation,
         })
+    }
+
+    /// The bytes this cache holds from the memory budget.
+    pub(crate) fn reserved_bytes(&self) -> u64 {
+        self.reservation.bytes()
     }
 
     pub fn kv_type(&self) -> KvType {

@@ -25,6 +25,11 @@ impl CancelToken {
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::Acquire)
     }
+
+    /// Whether `other` is a clone of this token (shares its flag).
+    pub fn same(&self, other: &CancelToken) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// What a call does when the model or chat it needs is in use by another call.
@@ -99,6 +104,16 @@ impl<T> Exclusive<T> {
     /// Whether another call holds the lock right now.
     pub fn is_locked(&self) -> bool {
         self.owner.load(Ordering::Acquire) != 0
+    }
+
+    /// Whether the current thread holds the lock.
+    pub fn held_here(&self) -> bool {
+        self.owner.load(Ordering::Acquire) == thread_number()
+    }
+
+    /// The value, with no other reference to the lock left.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.value.get_mut().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

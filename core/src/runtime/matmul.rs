@@ -607,6 +607,7 @@ mod tests {
             m.dequantize_row(r, row);
         }
         let pool = ThreadPool::new(2).unwrap();
+        let meter = crate::runtime::budget::ScratchMeter::default();
         let mut ran = Vec::new();
         for isa in Isa::available() {
             for (precision, tolerance) in [(Precision::Exact, 1e-5), (Precision::Fast, 1e-2)] {
@@ -624,7 +625,7 @@ mod tests {
                     ran.push(product);
                     let mut y = vec![f32::NAN; n * rows];
                     m.matmul(
-                        &Input::new(&x, n, &kernels.quantizers),
+                        &Input::new(&x, n, &kernels.quantizers, &meter),
                         &mut y,
                         chosen,
                         &pool,

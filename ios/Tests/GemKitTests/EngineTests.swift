@@ -59,7 +59,7 @@ final class EngineTests: XCTestCase {
         let estimate = try estimateMemory(path: modelPath())
         XCTAssertEqual(estimate.fixedBytes + estimate.scratchBytes + estimate.kvCacheBytes, estimate.anonymousBytes)
         let engine = try loadEngine()
-        XCTAssertEqual(estimate.kvCacheBytes, engine.info().kvCacheBytes)
+        XCTAssertEqual(estimate.kvCacheBytes, try engine.info().kvCacheBytes)
         XCTAssertEqual(estimate.fixedBytes + estimate.scratchBytes, engine.memoryInUse())
         withExtendedLifetime(try engine.newChat()) {
             XCTAssertEqual(estimate.anonymousBytes, engine.memoryInUse())
@@ -79,7 +79,7 @@ final class EngineTests: XCTestCase {
         let shrunk = try estimateMemory(path: modelPath(), options: fitted)
         XCTAssert(shrunk.contextLength < estimate.contextLength && shrunk.anonymousBytes <= budget, "\(shrunk)")
         let engine = try loadEngine(fitted)
-        XCTAssertEqual(shrunk.contextLength, engine.info().contextLength)
+        XCTAssertEqual(shrunk.contextLength, try engine.info().contextLength)
         // The budget holds the model and one chat.
         try withExtendedLifetime(try engine.newChat()) {
             let second = try expectGemKitError { try engine.newChat() }
