@@ -20,6 +20,7 @@ test-deps:
 
 # Every suite in turn; the first that fails stops the run and fails it.
 test: model test-deps
+	python3 scripts/check-layers.py
 	GEMKIT_MODEL="$$(scripts/fetch-model.sh)" $(CARGO) test --release --workspace --exclude uniffi-bindgen
 	scripts/test-aarch64.sh
 	$(MAKE) --no-print-directory test-bindings

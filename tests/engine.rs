@@ -7,7 +7,7 @@ use std::time::Duration;
 use gemkit::SamplingParams;
 use gemkit::{
     CancelToken, ChatOptions, Engine, Error, FinishReason, GenerateOptions, Listener, ModelOptions,
-    Reply, SegmentKind, WhenBusy,
+    Reply, SegmentKind, WhenBusy, PROOFREAD_INSTRUCTION,
 };
 use gemkit_tests::{fixture, greedy, real_model_path};
 
@@ -376,13 +376,23 @@ fn the_same_seed_samples_the_same_text() {
 #[test]
 fn proofreading_reuses_its_instruction_and_diffs_the_reply() {
     let engine = engine(ModelOptions::default());
+    let model = engine.model().unwrap();
     let text = "i has two cat and they is hungry";
+    let start = model.forwarded_tokens();
     let first = engine.proofread(text, &CancelToken::new()).unwrap();
+    let between = model.forwarded_tokens();
     let second = engine.proofread(text, &CancelToken::new()).unwrap();
-    // The instruction was prefilled once, with the first request's prefix.
-    assert_eq!(first.stats.prompt_tokens, second.stats.prompt_tokens);
-    assert!(first.stats.prompt_tokens < 30, "{:?}", first.stats);
+    let (first_run, second_run) = (between - start, model.forwarded_tokens() - between);
     assert_eq!(first.corrected, second.corrected);
+    assert_eq!(first.stats.prompt_tokens, second.stats.prompt_tokens);
+    // The same reply, so the same decode steps: the first request ran the instruction's
+    // tokens once more than the second, which started from the first one's prefix.
+    let instruction = ChatOptions {
+        system: Some(PROOFREAD_INSTRUCTION.into()),
+        ..ChatOptions::default()
+    };
+    let prefix_tokens = engine.chat_prefix(&instruction).unwrap().token_count();
+    assert_eq!(first_run - second_run, prefix_tokens as u64);
     let spell = |skip| -> String {
         first
             .segments

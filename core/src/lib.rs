@@ -22,7 +22,7 @@ mod test_support;
 pub use api::chat::Chat;
 pub use api::conversation::{ChatOptions, ContextFullPolicy, Message, Role};
 pub use api::engine::{Engine, Release, Released};
-pub use api::proofread::{diff, Proofread, Segment, SegmentKind};
+pub use api::proofread::{diff, Proofread, Segment, SegmentKind, PROOFREAD_INSTRUCTION};
 pub use api::shared::Prefix;
 pub use api::worker::{GenerationHandle, Listener};
 pub use digest::{sha256_file, Sha256};

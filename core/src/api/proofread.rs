@@ -12,7 +12,9 @@ use crate::generate::{FinishReason, GenerateOptions, Stats};
 use crate::runtime::control::CancelToken;
 use crate::sampling::SamplingParams;
 
-const INSTRUCTION: &str = "You are a proofreader. Correct the spelling, grammar and punctuation \
+/// What the proofreader asks the model, prefilled once per engine as a chat prefix.
+pub const PROOFREAD_INSTRUCTION: &str =
+    "You are a proofreader. Correct the spelling, grammar and punctuation \
 of the text the user sends. Keep its meaning, words and style otherwise. Reply with the \
 corrected text only, without quotes or comments.";
 
@@ -47,7 +49,7 @@ pub(crate) fn proofread(
     cancel: &CancelToken,
 ) -> Result<Proofread> {
     let options = ChatOptions {
-        system: Some(INSTRUCTION.to_owned()),
+        system: Some(PROOFREAD_INSTRUCTION.to_owned()),
         ..ChatOptions::default()
     };
     let prefix = engine.proofread_prefix(&options)?;

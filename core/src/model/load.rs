@@ -3,6 +3,7 @@
 //! many sequences, each with its own [`KvCache`].
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -97,6 +98,8 @@ pub struct Model {
     estimate: MemoryEstimate,
     /// The estimate's scratch by kind, in the order of [`Scratch::ALL`].
     scratch: [u64; Scratch::ALL.len()],
+    /// Tokens run through the network so far: evidence of what was (not) prefilled again.
+    forwarded: AtomicU64,
     load_time: Duration,
 }
 
@@ -166,6 +169,7 @@ impl Model {
             budget,
             estimate,
             scratch,
+            forwarded: AtomicU64::new(0),
             load_time: start.elapsed(),
         };
         log::info!(
@@ -255,6 +259,11 @@ impl Model {
             .collect()
     }
 
+    /// How many tokens have been run through the network since the model loaded.
+    pub fn forwarded_tokens(&self) -> u64 {
+        self.forwarded.load(Ordering::Relaxed)
+    }
+
     /// Where the passes and the sampler report the scratch they hold.
     pub(crate) fn meter(&self) -> &ScratchMeter {
         &self.net.meter
@@ -310,6 +319,8 @@ impl Model {
                 Logits::Last => 0,
             };
             let rows = self.net.forward_chunk(cache, chunk, n_logits);
+            self.forwarded
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
             if out.is_empty() {
                 out = rows;
             } else {
