@@ -71,8 +71,11 @@ fn assert_replay_matches(engine: &Engine, tokens: &[u32], first: &Reply, second:
     let whole = model
         .forward(&mut fresh, &tokens[..before_reply], Logits::Last)
         .unwrap();
-    // Two correct kernel families (AVX2, AVX-512) differ by about 0.35 RMS here: 8-bit
-    // activations turn rounding into whole quantization steps, layer after layer.
+    // Where prefill and decode share their kernels (AVX2, NEON) the two are bit for bit equal;
+    // on AVX-512 VNNI the lane kernels and the decode kernels sum in other orders and differ
+    // by 0.35 RMS here (measured on Zen 5), as two kernel families do on this model (AVX2
+    // against the portable kernels: 0.26 RMS): 8-bit activations turn last-bit differences
+    // into whole quantization steps, layer after layer. 0.5 is that plus a margin.
     let rms = (reused
         .iter()
         .zip(&whole)
@@ -80,7 +83,7 @@ fn assert_replay_matches(engine: &Engine, tokens: &[u32], first: &Reply, second:
         .sum::<f32>()
         / whole.len() as f32)
         .sqrt();
-    assert!(rms < 1.0, "reused and fresh logits differ by {rms} RMS");
+    assert!(rms < 0.5, "reused and fresh logits differ by {rms} RMS");
     assert_eq!(argmax(&reused), argmax(&whole));
 }
 

@@ -310,11 +310,19 @@ fn busy_and_reentrant_calls_fail_instead_of_waiting_or_deadlocking() {
                         .unwrap_err()
                         .to_string(),
                 );
+                inner.push(engine.prefix("Once").map(|_| ()).unwrap_err().to_string());
+                inner.push(
+                    engine
+                        .chat_prefix(&ChatOptions::default())
+                        .map(|_| ())
+                        .unwrap_err()
+                        .to_string(),
+                );
             },
         )
         .unwrap();
     assert!(reply.stats.generated_tokens > 0);
-    assert!(!inner.is_empty());
+    assert_eq!(inner.len() % 5, 0, "each callback tried all five");
     for e in &inner {
         assert!(e.starts_with("busy: "), "{e}");
     }

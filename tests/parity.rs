@@ -107,7 +107,10 @@ fn greedy_ids_match_transformers_for_f32_and_q8_0() {
 }
 
 /// Q8_0 weights cannot match f32 logits exactly; the bar is llama.cpp's own error on the
-/// same file, measured against the same transformers logits.
+/// same file, measured against the same transformers logits. Ours is at or below it on every
+/// model (0.2858 against 0.2861 on gemma, 0.7048 against 0.7399 on gemma3, with AVX2 and the
+/// portable kernels alike); 0.01 allows for other kernel families' summation orders, which on
+/// these two-layer models move the worst logit by far less.
 #[test]
 fn q8_0_logits_are_as_close_to_transformers_as_llama_cpp() {
     for name in MODELS {
@@ -126,8 +129,9 @@ fn q8_0_logits_are_as_close_to_transformers_as_llama_cpp() {
         };
         let ours = worst(&mut logits.chunks(model.config().vocab_size));
         let theirs = worst(&mut llama.iter().map(Vec::as_slice));
+        println!("{name}: Q8_0 logits off transformers' by {ours:.4} at most, llama.cpp's by {theirs:.4}");
         assert!(
-            ours <= 1.25 * theirs + 0.05,
+            ours <= theirs + 0.01,
             "{name}: Q8_0 logits off by {ours}, llama.cpp's by {theirs}"
         );
     }

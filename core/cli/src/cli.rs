@@ -24,7 +24,7 @@ pub enum Command {
     Info(InfoArgs),
     /// Text to token ids
     Tokenize(TokenizeArgs),
-    /// The logits of every position, on the f32 reference path
+    /// The logits of every position: the f32 reference path, or the fast one (--path)
     Logits(LogitsArgs),
     /// Streams a raw completion of a prompt (no chat template)
     Generate(GenerateArgs),
@@ -111,9 +111,22 @@ pub struct LogitsArgs {
     /// Compute threads [default: the performance cores]
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub threads: Option<usize>,
+    /// exact: f32 activations and KV cache against dequantized weights (the reference);
+    /// fast: the quantized kernels and f16 KV cache, all ids prefilled in chunks as a prompt is;
+    /// decode: the same, one id at a time as generation runs
+    #[arg(long, value_enum, default_value = "exact")]
+    pub path: LogitsPath,
     /// Print one JSON object instead of text
     #[arg(long, overrides_with = "json")]
     pub json: bool,
+}
+
+/// How `logits` runs the ids through the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogitsPath {
+    Exact,
+    Fast,
+    Decode,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use std::path::Path;
 use gemkit::{CancelToken, Engine, Logits, Model, ModelInfo, ModelOptions, ProcessMemory};
 use serde_json::json;
 
-use crate::cli::{GenerateArgs, InfoArgs, LogitsArgs, TokenizeArgs};
+use crate::cli::{GenerateArgs, InfoArgs, LogitsArgs, LogitsPath, TokenizeArgs};
 use crate::generation::{generate_options, load_engine, stream_reply};
 use crate::output::{err, out, out_json, out_report, CmdResult};
 
@@ -78,14 +78,33 @@ fn parse_ids(list: &str) -> Result<Vec<u32>, String> {
 
 pub fn logits(args: &LogitsArgs) -> CmdResult {
     let ids = parse_ids(&args.ids)?;
+    let base = match args.path {
+        LogitsPath::Exact => ModelOptions::reference(),
+        LogitsPath::Fast | LogitsPath::Decode => ModelOptions::default(),
+    };
     let options = ModelOptions {
         context_length: Some(ids.len().max(1)),
         threads: args.threads,
-        ..ModelOptions::reference()
+        ..base
     };
     let model = load(&args.model, options)?;
     let mut cache = model.new_cache().map_err(err)?;
-    let logits = model.forward(&mut cache, &ids, Logits::All).map_err(err)?;
+    let logits = match args.path {
+        LogitsPath::Exact | LogitsPath::Fast => {
+            model.forward(&mut cache, &ids, Logits::All).map_err(err)?
+        }
+        LogitsPath::Decode => {
+            let mut all = Vec::with_capacity(ids.len() * model.config().vocab_size);
+            for &id in &ids {
+                all.extend(
+                    model
+                        .forward(&mut cache, &[id], Logits::Last)
+                        .map_err(err)?,
+                );
+            }
+            all
+        }
+    };
     let rows: Vec<&[f32]> = logits.chunks(model.config().vocab_size).collect();
     if args.json {
         out_json(&json!({ "logits": rows }))

@@ -234,7 +234,10 @@ fn bad_arguments_are_one_line_errors() {
 const COMMANDS: &[(&str, &[&str])] = &[
     ("info", &["--model", "--json"]),
     ("tokenize", &["--model", "--text", "--no-bos", "--json"]),
-    ("logits", &["--model", "--ids", "--threads", "--json"]),
+    (
+        "logits",
+        &["--model", "--ids", "--path", "--threads", "--json"],
+    ),
     (
         "generate",
         &[

@@ -44,7 +44,7 @@ impl Chat {
         let mut cache = model.new_cache()?;
         let tokens = match &base {
             Some(p) => {
-                engine.copy_prefix(&model, p, &mut cache)?;
+                engine.copy_prefix(&model, p, &mut cache, false)?;
                 p.inner.tokens.clone()
             }
             None => template.opening(model.tokenizer(), options.system.as_deref())?,

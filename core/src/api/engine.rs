@@ -174,7 +174,7 @@ impl Engine {
         let history = prefix.map_or(&[][..], |p| &p.inner.tokens);
         let mut cache = model.new_cache()?;
         if let Some(p) = prefix {
-            self.inner.copy_prefix(&model, p, &mut cache)?;
+            self.inner.copy_prefix(&model, p, &mut cache, false)?;
         }
         let _compute = self.inner.compute.lock(options.when_busy)?;
         let request = Request {

@@ -185,10 +185,11 @@ impl EngineInner {
         }
     }
 
-    /// Runs `tokens` into a new cache, taking the compute lock unless this thread holds it.
-    fn prefill(&self, model: &Model, tokens: &[u32]) -> Result<KvCache> {
+    /// Runs `tokens` into a new cache, under the compute lock (which a turn that needs it
+    /// already holds: `in_turn`). A caller's own callback that calls back in gets `Busy`.
+    fn prefill(&self, model: &Model, tokens: &[u32], in_turn: bool) -> Result<KvCache> {
         let mut cache = model.new_cache()?;
-        let _compute = match self.compute.held_here() {
+        let _compute = match in_turn {
             true => None,
             false => Some(self.compute.lock(WhenBusy::Wait)?),
         };
@@ -199,7 +200,7 @@ impl EngineInner {
     /// Prefills `tokens` into a cache of their own.
     pub fn prefill_prefix(&self, tokens: Vec<u32>, chat: Option<ChatOptions>) -> Result<Prefix> {
         let model = self.model()?;
-        let cache = self.prefill(&model, &tokens)?;
+        let cache = self.prefill(&model, &tokens, false)?;
         let inner = Arc::new(PrefixInner {
             engine_id: self.id,
             tokens,
@@ -232,11 +233,17 @@ impl EngineInner {
     }
 
     /// Copies `prefix`'s cache into `dst` (an empty cache of `model`), prefilling the prefix
-    /// again first if its cache was freed.
-    pub fn copy_prefix(&self, model: &Model, prefix: &Prefix, dst: &mut KvCache) -> Result<()> {
+    /// again first if its cache was freed (`in_turn`: the caller holds the compute lock).
+    pub fn copy_prefix(
+        &self,
+        model: &Model,
+        prefix: &Prefix,
+        dst: &mut KvCache,
+        in_turn: bool,
+    ) -> Result<()> {
         let mut cache = lock(&prefix.inner.cache);
         if cache.is_none() {
-            *cache = Some(self.prefill(model, &prefix.inner.tokens)?);
+            *cache = Some(self.prefill(model, &prefix.inner.tokens, in_turn)?);
         }
         dst.copy_from(cache.as_ref().expect("just made"));
         Ok(())

@@ -255,7 +255,7 @@ impl ChatState {
         cache.clear();
         if let Some(base) = &self.base {
             if self.tokens.starts_with(&base.inner.tokens) {
-                if let Err(e) = engine.copy_prefix(model, base, cache) {
+                if let Err(e) = engine.copy_prefix(model, base, cache, true) {
                     log::warn!("the chat's prefix could not be restored, prefilling instead: {e}");
                     cache.clear();
                 }

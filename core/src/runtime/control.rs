@@ -106,11 +106,6 @@ impl<T> Exclusive<T> {
         self.owner.load(Ordering::Acquire) != 0
     }
 
-    /// Whether the current thread holds the lock.
-    pub fn held_here(&self) -> bool {
-        self.owner.load(Ordering::Acquire) == thread_number()
-    }
-
     /// The value, with no other reference to the lock left.
     pub fn get_mut(&mut self) -> &mut T {
         self.value.get_mut().unwrap_or_else(PoisonError::into_inner)
