@@ -55,6 +55,15 @@ pub fn real_model_path() -> PathBuf {
     p
 }
 
+/// Says loudly that the calling test did not run its checks here, and why: written to the
+/// process's stderr itself, past the test harness's capture, so CI logs show it (the core's
+/// unit tests have the same helper, private to that crate).
+pub fn skipped(reason: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {reason}");
+}
+
 /// Greedy continuation by argmax, one token at a time, with no stop tokens.
 pub fn greedy(model: &Model, cache: &mut KvCache, prompt: &[u32], n: usize) -> Vec<u32> {
     let mut logits = model.forward(cache, prompt, Logits::Last).expect("prefill");
@@ -76,3 +85,4 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
 }
+
