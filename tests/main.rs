@@ -2,7 +2,9 @@
 
 mod chat;
 mod engine;
+mod hostile;
 mod malformed;
+mod options;
 mod parity;
 mod real_model;
 mod release;
