@@ -118,10 +118,10 @@ fn every_length_field_set_to_hostile_values_is_refused_or_runs() {
             cases += 1;
         }
     }
-    println!(
+    gemkit_tests::report(format_args!(
         "{} length fields, {cases} cases, {loaded} loaded and ran",
         fields.len()
-    );
+    ));
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -185,6 +185,8 @@ fn random_flips_are_refused_or_run() {
         };
         loaded += usize::from(load_or_typed_error(&dir, &image, &label));
     }
-    println!("{cases} random damages, {loaded} loaded and ran");
+    gemkit_tests::report(format_args!(
+        "{cases} random damages, {loaded} loaded and ran"
+    ));
     std::fs::remove_dir_all(dir).ok();
 }

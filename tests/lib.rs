@@ -64,6 +64,13 @@ pub fn skipped(reason: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {reason}");
 }
 
+/// Prints a figure a test measured where CI logs show it: to the process's stderr itself, past
+/// the test harness's capture, which hides a passing test's `println!`.
+pub fn report(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// Greedy continuation by argmax, one token at a time, with no stop tokens.
 pub fn greedy(model: &Model, cache: &mut KvCache, prompt: &[u32], n: usize) -> Vec<u32> {
     let mut logits = model.forward(cache, prompt, Logits::Last).expect("prefill");

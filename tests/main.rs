@@ -1,6 +1,7 @@
 //! One test binary for every cross-crate check (one link, one run).
 
 mod chat;
+mod chat_files;
 mod engine;
 mod hostile;
 mod malformed;

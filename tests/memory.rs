@@ -16,7 +16,7 @@ use gemkit::{
     CancelToken, ChatOptions, Engine, GenerateOptions, Logits, ModelOptions, Precision,
     ProcessMemory, SamplingParams,
 };
-use gemkit_tests::{fixture, real_model_path, skipped};
+use gemkit_tests::{fixture, real_model_path, report, skipped};
 
 /// The tests measure the process's memory, so they run one at a time.
 static ALONE: Mutex<()> = Mutex::new(());
@@ -154,16 +154,19 @@ fn empty_chats_cost_only_the_pages_they_fill() {
     for n in [1, 8] {
         chats.resize_with(n, || engine.new_chat(&ChatOptions::default()).unwrap());
         let each = rss().saturating_sub(base) / n as u64;
-        println!(
+        report(format_args!(
             "{n} empty chat(s) at context 512: RssAnon +{:.1} kB each ({:.1} MB after load; a cache reserves {:.1} MB)",
             each as f64 / 1e3,
             loaded as f64 / 1e6,
             kv_cache_bytes as f64 / 1e6,
-        );
+        ));
         costs.push((n, each));
     }
     drop(chats);
-    println!("after dropping them: RssAnon {:.1} MB", rss() as f64 / 1e6);
+    report(format_args!(
+        "after dropping them: RssAnon {:.1} MB",
+        rss() as f64 / 1e6
+    ));
     for (n, each) in costs {
         assert!(
             each <= EMPTY_CHAT_SLACK,

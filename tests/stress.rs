@@ -479,13 +479,13 @@ fn threads_sharing_an_engine_never_deadlock_or_break_a_chat() {
         .iter()
         .map(|p| p.load(Ordering::Acquire))
         .sum();
-    println!(
+    gemkit_tests::report(format_args!(
         "stress (seed {seed}, {:.1} s, {THREADS} threads): {operations} operations, {submitted} streamed requests \
          ({finished} finishes), {} replays checked ({} after aborted turns)",
         start.elapsed().as_secs_f64(),
         shared.replays.load(Ordering::Relaxed),
         shared.aborted.load(Ordering::Relaxed),
-    );
+    ));
     let broken = shared.broken.lock().unwrap();
     assert!(broken.is_empty(), "{} failures: {broken:#?}", broken.len());
     assert_eq!(
