@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 pub mod corrupt;
+pub mod fuzz;
 
 use gemkit::{KvCache, Logits, Model};
 

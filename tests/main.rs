@@ -3,6 +3,7 @@
 mod chat;
 mod chat_files;
 mod engine;
+mod fuzz_corpus;
 mod hostile;
 mod malformed;
 mod options;
