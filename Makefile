@@ -4,7 +4,7 @@ CARGO ?= cargo
 PROMPT ?= The three most useful things to pack for a day of hiking are
 GEMKIT := target/release/gemkit
 
-.PHONY: demo test test-deps test-checked fuzz model build bench bench-bindings bench-bindings-swift bindings test-bindings check-mobile
+.PHONY: demo test test-deps test-checked fuzz model build bench bench-deps bench-bindings bench-bindings-swift bindings test-bindings check-mobile
 
 model:
 	@scripts/fetch-model.sh >/dev/null
@@ -43,9 +43,13 @@ fuzz: model
 # GemKit against llama.cpp on the same files, alternating runs; prints a table of ratios and
 # writes target/bench/bench.md. THREADS (default "1 2"), REPEAT (3) and MODELS choose the runs.
 # Then what a Kotlin and a Swift listener cost in decode speed beside the Rust CLI.
-bench: build
+bench: build bench-deps
 	scripts/bench.py
 	$(MAKE) --no-print-directory bench-bindings bench-bindings-swift
+
+# bench's Python packages, as wheels (numpy, the llama_cpp driver's imports, the sdist's backend).
+bench-deps:
+	scripts/install-bench-deps.sh
 
 # Decode tok/s through a Kotlin TokenListener beside the Rust CLI's.
 bench-bindings: bindings
