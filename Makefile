@@ -4,7 +4,7 @@ CARGO ?= cargo
 PROMPT ?= The three most useful things to pack for a day of hiking are
 GEMKIT := target/release/gemkit
 
-.PHONY: demo test test-deps model build bench bench-bindings bench-bindings-swift bindings test-bindings check-mobile
+.PHONY: demo test test-deps test-checked fuzz model build bench bench-deps bench-bindings bench-bindings-swift bindings test-bindings check-mobile
 
 model:
 	@scripts/fetch-model.sh >/dev/null
@@ -22,16 +22,35 @@ test-deps:
 test: model test-deps
 	python3 scripts/check-layers.py
 	GEMKIT_MODEL="$$(scripts/fetch-model.sh)" $(CARGO) test --release --workspace --exclude uniffi-bindgen
+	$(MAKE) --no-print-directory test-checked
+	scripts/fuzz.sh $(FUZZ_TEST_SECONDS)
 	scripts/test-aarch64.sh
 	$(MAKE) --no-print-directory test-bindings
 	$(MAKE) --no-print-directory check-mobile
 
+# The hostile-file tests, the fuzz corpus and the stress test again, with overflow checks on
+# (profile release-checked): an arithmetic overflow panics instead of wrapping silently.
+CHECKED_TESTS := malformed:: hostile:: chat_files:: options:: fuzz_corpus::
+test-checked: model
+	GEMKIT_MODEL="$$(scripts/fetch-model.sh)" $(CARGO) test --profile release-checked -p gemkit-tests --test main -- $(CHECKED_TESTS)
+	GEMKIT_MODEL="$$(scripts/fetch-model.sh)" $(CARGO) test --profile release-checked -p gemkit-tests --test stress
+
+# Coverage-guided fuzzing (cargo-fuzz, nightly): each target FUZZ_SECONDS (make test: 45 s).
+FUZZ_TEST_SECONDS ?= 45
+FUZZ_SECONDS ?= 600
+fuzz: model
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
 # GemKit against llama.cpp on the same files, alternating runs; prints a table of ratios and
 # writes target/bench/bench.md. THREADS (default "1 2"), REPEAT (3) and MODELS choose the runs.
 # Then what a Kotlin and a Swift listener cost in decode speed beside the Rust CLI.
-bench: build
+bench: build bench-deps
 	scripts/bench.py
 	$(MAKE) --no-print-directory bench-bindings bench-bindings-swift
+
+# bench's Python packages, as wheels (numpy, the llama_cpp driver's imports, the sdist's backend).
+bench-deps:
+	scripts/install-bench-deps.sh
 
 # Decode tok/s through a Kotlin TokenListener beside the Rust CLI's.
 bench-bindings: bindings

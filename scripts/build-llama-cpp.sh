@@ -46,7 +46,11 @@ fi
 if [ ! -f "$sdist" ]; then
   mkdir -p "$cache/pip"
   log "downloading llama-cpp-python==$version sdist"
-  python3 -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==$version" -d "$cache/pip" >&2
+  # Only this package as source, without build isolation: its build backend comes installed
+  # as a wheel (scripts/install-bench-deps.sh). With isolation and --no-binary :all:, pip would
+  # build the backend's own requirements, cmake among them, from source (20+ minutes).
+  "${PYTHON:-python3}" -m pip download --quiet --no-deps --no-binary llama-cpp-python \
+    --no-build-isolation "llama-cpp-python==$version" -d "$cache/pip" >&2
 fi
 
 if [ ! -f "$src/vendor/llama.cpp/CMakeLists.txt" ]; then

@@ -3,11 +3,12 @@
 
 Writes, under tests/fixtures/gemma3-270m/:
   tokenize.json  llama.cpp token ids for a varied corpus (add_bos / parse_special variants)
+  detokenize.json  llama.cpp's text for the ids of that corpus and of literal `▁` markers
   greedy.json    greedy (argmax) continuations of raw-completion prompts, with the top1-top2
                  logit gap at every step, cross-checked with weight repacking on and off
   logits.json    llama.cpp's top-20 (id, logit) at every position of one short prompt
 
-    python3 scripts/llama-reference.py [--model PATH] [--only tokenize,greedy,logits]
+    python3 scripts/llama-reference.py [--model PATH] [--only tokenize,detokenize,greedy,logits]
 
 llama.cpp is the one vendored in the llama-cpp-python sdist, built by scripts/build-llama-cpp.sh
 (run automatically; instant when already built). It is driven through the ctypes bindings
@@ -452,6 +453,31 @@ def make_tokenize(model_path: Path, sha: str) -> None:
     })
 
 
+def detokenize_corpus() -> list[str]:
+    """Texts whose ids are decoded back: SentencePiece's space marker `▁` (U+2581) written
+    literally, alone, in runs and beside spaces (issue 13: it decodes to a space), then the
+    tokenize corpus."""
+    marker = ["▁", "▁▁", "▁▁▁", "▁" * 16, "a▁b", " ▁ ", "▁hello", "hello▁", "x ▁▁ y", "▁\n▁",
+              "<start_of_turn>▁user", "▁<b>▁", "日本▁語"]
+    return marker + list(dict.fromkeys(text for text, _, _ in tokenize_corpus()))
+
+
+def make_detokenize(model_path: Path, sha: str) -> None:
+    m = LlamaModel(model_path, vocab_only=True)
+    cases = []
+    for text in detokenize_corpus():
+        ids = m.tokenize(text, False, True)
+        cases.append({"text": text, "ids": ids, "detokenized": m.detokenize(ids)})
+    m.close()
+    write_json(OUT_DIR / "detokenize.json", {
+        "model_sha256": sha,
+        "llama_cpp": llama_cpp_info(),
+        "note": ("ids = llama_tokenize(vocab, text, add_special=false, parse_special=true); "
+                 "detokenized = llama_detokenize(vocab, ids, remove_special=false, unparse_special=false)"),
+        "cases": cases,
+    })
+
+
 GREEDY_PROMPTS = [
     "The capital of France is",
     "Once upon a time, in a small village by the sea,",
@@ -681,7 +707,7 @@ def make_logits(model_path: Path, sha: str, prompt: str = "The quick brown fox j
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    ap.add_argument("--only", default="tokenize,greedy,logits")
+    ap.add_argument("--only", default="tokenize,detokenize,greedy,logits")
     ap.add_argument("--no-hf", action="store_true", help="skip the transformers cross-check on dequantized weights")
     args = ap.parse_args()
     if not args.model.is_file():
@@ -695,6 +721,8 @@ def main() -> None:
     parts = set(args.only.split(","))
     if "tokenize" in parts:
         make_tokenize(args.model, sha)
+    if "detokenize" in parts:
+        make_detokenize(args.model, sha)
     if "logits" in parts:
         make_logits(args.model, sha, hf_check=not args.no_hf)
     if "greedy" in parts:

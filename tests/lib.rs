@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 pub mod corrupt;
+pub mod fuzz;
 
 use gemkit::{KvCache, Logits, Model};
 
@@ -55,6 +56,22 @@ pub fn real_model_path() -> PathBuf {
     p
 }
 
+/// Says loudly that the calling test did not run its checks here, and why: written to the
+/// process's stderr itself, past the test harness's capture, so CI logs show it (the core's
+/// unit tests have the same helper, private to that crate).
+pub fn skipped(reason: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {reason}");
+}
+
+/// Prints a figure a test measured where CI logs show it: to the process's stderr itself, past
+/// the test harness's capture, which hides a passing test's `println!`.
+pub fn report(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// Greedy continuation by argmax, one token at a time, with no stop tokens.
 pub fn greedy(model: &Model, cache: &mut KvCache, prompt: &[u32], n: usize) -> Vec<u32> {
     let mut logits = model.forward(cache, prompt, Logits::Last).expect("prefill");
@@ -75,4 +92,26 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .zip(b)
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
+}
+
+/// A small seeded generator (splitmix64) for tests that must be the same on every run.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
 }

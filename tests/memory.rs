@@ -6,12 +6,20 @@
 //! reach every maximum the estimate counts, so each kind of scratch the passes held equals its
 //! estimate exactly, and the budget holds the estimate's anonymous figure with one cache alive.
 //! The process's RssAnon grows by at most that figure plus a stated slack.
+//!
+//! And empty chats cost only the pages their caches fill (issue 13): their KV caches are
+//! fresh anonymous pages that stay untouched until tokens are written.
+
+use std::sync::Mutex;
 
 use gemkit::{
-    CancelToken, Engine, GenerateOptions, Logits, ModelOptions, Precision, ProcessMemory,
-    SamplingParams,
+    CancelToken, ChatOptions, Engine, GenerateOptions, Logits, ModelOptions, Precision,
+    ProcessMemory, SamplingParams,
 };
-use gemkit_tests::{fixture, real_model_path};
+use gemkit_tests::{fixture, real_model_path, report, skipped};
+
+/// The tests measure the process's memory, so they run one at a time.
+static ALONE: Mutex<()> = Mutex::new(());
 
 /// RssAnon beyond the estimate: the compute threads' and the worker's stacks, the allocator's
 /// bookkeeping and the test's own vectors (ids, replies).
@@ -104,6 +112,7 @@ fn check(path: &std::path::Path, precision: Precision, chunk: usize, context: us
 
 #[test]
 fn the_estimate_is_what_the_passes_allocate() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     for name in [
         "gemma-f32.gguf",
         "gemma-q8_0.gguf",
@@ -117,4 +126,51 @@ fn the_estimate_is_what_the_passes_allocate() {
         }
     }
     check(&real_model_path(), Precision::Fast, 128, 512);
+}
+
+/// What an empty chat may add to RssAnon: its cache's bookkeeping, the opening's tokens, and
+/// the pages the first position's keys and values touch (18 layers × 2 × 4 KiB on the 270M).
+const EMPTY_CHAT_SLACK: u64 = 1 << 20;
+
+#[test]
+fn empty_chats_cost_only_the_pages_they_fill() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
+    if ProcessMemory::current().is_none() {
+        return skipped("no /proc/self/status: RssAnon cannot be read here");
+    }
+    let rss = || ProcessMemory::current().unwrap().rss_anon as u64;
+    let options = ModelOptions {
+        context_length: Some(512),
+        ..ModelOptions::default()
+    };
+    let engine = Engine::load(&real_model_path(), &options).unwrap();
+    let kv_cache_bytes = engine.model().unwrap().memory_estimate().kv_cache_bytes;
+    let loaded = rss();
+    // A first chat dropped again, so what the engine keeps after its first chat is in the base.
+    drop(engine.new_chat(&ChatOptions::default()).unwrap());
+    let base = rss();
+    let mut chats = Vec::new();
+    let mut costs = Vec::new();
+    for n in [1, 8] {
+        chats.resize_with(n, || engine.new_chat(&ChatOptions::default()).unwrap());
+        let each = rss().saturating_sub(base) / n as u64;
+        report(format_args!(
+            "{n} empty chat(s) at context 512: RssAnon +{:.1} kB each ({:.1} MB after load; a cache reserves {:.1} MB)",
+            each as f64 / 1e3,
+            loaded as f64 / 1e6,
+            kv_cache_bytes as f64 / 1e6,
+        ));
+        costs.push((n, each));
+    }
+    drop(chats);
+    report(format_args!(
+        "after dropping them: RssAnon {:.1} MB",
+        rss() as f64 / 1e6
+    ));
+    for (n, each) in costs {
+        assert!(
+            each <= EMPTY_CHAT_SLACK,
+            "{n} empty chats cost {each} bytes of RssAnon each, past {EMPTY_CHAT_SLACK}"
+        );
+    }
 }

@@ -34,6 +34,32 @@ fn tokenization_matches_llama_cpp_on_the_corpus() {
     }
 }
 
+/// Decoding as llama.cpp decodes (issue 13, finding 7): a literal `▁` (U+2581) in the text is
+/// SentencePiece's space marker, so it encodes as a space does and decodes to `" "` (`"▁▁▁"` to
+/// three spaces), in llama.cpp as here; control tokens decode to nothing; all else round-trips.
+/// Streaming the ids one at a time gives the same text.
+#[test]
+fn detokenization_matches_llama_cpp() {
+    let fixture = read_json("gemma3-270m/detokenize.json");
+    let cases = fixture["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 50);
+    let tok = model().tokenizer();
+    for case in cases {
+        let text = case["text"].as_str().expect("text");
+        let want = case["detokenized"].as_str().expect("detokenized");
+        let ids = tok.encode(text, false, true).expect("encodes");
+        assert_eq!(ids, gemkit_tests::ids(&case["ids"]), "ids of {text:?}");
+        assert_eq!(tok.decode(&ids), want, "decode of {text:?}");
+        let mut stream = tok.stream();
+        let mut streamed: String = ids.iter().map(|&id| stream.push(id)).collect();
+        streamed.push_str(&stream.finish());
+        assert_eq!(streamed, want, "streamed decode of {text:?}");
+    }
+    let marker = |text: &str| tok.decode(&tok.encode(text, false, true).unwrap());
+    assert_eq!(marker("▁"), " ");
+    assert_eq!(marker("▁▁▁"), "   ");
+}
+
 /// Greedy continuations recorded from llama.cpp, for prompts whose top-two logit gap stays
 /// above 0.1 at every step (below that, llama.cpp's own kernels disagree with each other).
 #[test]

@@ -58,10 +58,14 @@ impl DType {
         }
     }
 
-    /// Bytes taken by a row of `n` elements, or None when `n` is not a whole number of blocks.
+    /// Bytes taken by a row of `n` elements, or None when `n` is not a whole number of blocks
+    /// or the byte count does not fit in a `usize` (`n` comes from a file: 2^62 F32 elements
+    /// would be 2^64 bytes).
     pub fn row_bytes(self, n: usize) -> Option<usize> {
         let (len, bytes) = self.block();
-        n.is_multiple_of(len).then(|| n / len * bytes)
+        n.is_multiple_of(len)
+            .then(|| (n / len).checked_mul(bytes))
+            .flatten()
     }
 
     pub const fn name(self) -> &'static str {
@@ -146,6 +150,16 @@ mod tests {
         assert_eq!(DType::Q4_0.row_bytes(48), None);
         assert_eq!(DType::Q6K.row_bytes(512), Some(420));
         assert_eq!(DType::F16.row_bytes(3), Some(6));
+    }
+
+    #[test]
+    fn row_bytes_of_a_huge_row_is_none_not_an_overflow() {
+        assert_eq!(DType::F32.row_bytes(1 << 62), None);
+        assert_eq!(DType::Q8_0.row_bytes(usize::MAX / 32 * 32), None);
+        assert_eq!(
+            DType::F32.row_bytes(usize::MAX / 4),
+            Some(usize::MAX / 4 * 4)
+        );
     }
 
     #[test]

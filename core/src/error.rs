@@ -70,6 +70,18 @@ pub enum Error {
     InvalidChatFile { path: PathBuf, reason: String },
 }
 
+impl Error {
+    /// An option outside its range, named as the caller wrote it, with the range it may take:
+    /// "`prefill_chunk` must be 1 to 65536, not 0".
+    pub(crate) fn out_of_range(
+        option: &str,
+        allowed: &str,
+        value: impl std::fmt::Display,
+    ) -> Error {
+        Error::InvalidArgument(format!("{option} must be {allowed}, not {value}"))
+    }
+}
+
 /// A file that cannot be opened is an [`Error::Open`], whichever layer opened it; every other
 /// GGUF failure is an invalid file.
 impl From<GgufError> for Error {

@@ -4,16 +4,16 @@
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SamplingParams {
-    /// 0 (or below) picks the most likely token.
+    /// 0 picks the most likely token; finite and not negative (a request checks it).
     pub temperature: f32,
     /// Keep only the k most likely tokens; 0 keeps all.
     pub top_k: usize,
-    /// Keep the smallest set of tokens whose probability reaches p; 1 keeps all.
+    /// Keep the smallest set of tokens whose probability reaches p (0 to 1); 1 keeps all.
     pub top_p: f32,
-    /// Drop tokens less likely than `min_p` times the most likely one; 0 keeps all.
+    /// Drop tokens less likely than `min_p` times the most likely one (0 to 1); 0 keeps all.
     pub min_p: f32,
     /// Divides positive logits (multiplies negative ones) of tokens seen in the last
-    /// `repetition_window` tokens; 1 is off.
+    /// `repetition_window` tokens; above 0, and 1 is off.
     pub repetition_penalty: f32,
     pub repetition_window: usize,
     pub seed: u64,

@@ -2,15 +2,16 @@
 
 use std::process::Command;
 
-use gemkit_tests::corrupt::{corruptions, map, mentions, temp_dir, write_temp};
+use gemkit_tests::corrupt::{corruptions, map, mentions, temp_dir};
 use gemkit_tests::fixture;
 
 #[test]
 fn cli_reports_each_corruption_in_one_line() {
-    let m = map(std::fs::read(fixture("tiny/gemma2-f32.gguf")).expect("fixture"));
+    let m = map(&std::fs::read(fixture("tiny/gemma2-f32.gguf")).expect("fixture"));
     let dir = temp_dir("cli");
-    for (name, bytes, expect) in corruptions(&m) {
-        let path = write_temp(&dir, &name, &bytes);
+    for case in corruptions(&m) {
+        let (name, expect) = (&case.name, case.expect.fragment);
+        let path = case.image.write(&dir, name);
         let path = path.to_str().unwrap();
         for args in [
             vec!["info", "--model", path],

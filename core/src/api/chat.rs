@@ -88,6 +88,7 @@ impl Chat {
         cancel: &CancelToken,
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Reply> {
+        options.check()?;
         self.shared.send(message, options, cancel, on_text)
     }
 
@@ -99,6 +100,7 @@ impl Chat {
         options: &GenerateOptions,
         listener: Box<dyn Listener>,
     ) -> Result<GenerationHandle> {
+        options.check()?;
         self.shared.engine.check_idle(options.when_busy)?;
         let cancel = CancelToken::new();
         // Registered before it is queued, so dropping the chat (or unloading the model)

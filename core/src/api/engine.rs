@@ -165,6 +165,7 @@ impl Engine {
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Reply> {
         let started = Instant::now();
+        options.check()?;
         if let Some(p) = prefix {
             self.inner.check_own(p)?;
         }
@@ -194,6 +195,7 @@ impl Engine {
         options: &GenerateOptions,
         listener: Box<dyn Listener>,
     ) -> Result<GenerationHandle> {
+        options.check()?;
         self.inner.check_idle(options.when_busy)?;
         let engine = self.clone();
         let prefix = prefix.cloned();

@@ -33,6 +33,51 @@ impl Default for GenerateOptions {
     }
 }
 
+/// Stop strings a request may have, and the bytes each may take: each is searched for at
+/// every token, so a few short ones are what a request needs (OpenAI's API allows four).
+pub const MAX_STOP_STRINGS: usize = 32;
+pub const MAX_STOP_BYTES: usize = 256;
+
+impl GenerateOptions {
+    /// Checks every field's range, so that a request fails before it touches a chat. The
+    /// repetition window and top-k may be anything: a window or a k past the sequence or the
+    /// vocabulary takes all of it.
+    pub(crate) fn check(&self) -> Result<()> {
+        let s = &self.sampling;
+        if self.max_tokens == 0 {
+            return Err(Error::out_of_range("max_tokens", "at least 1", 0));
+        }
+        if self.stop.len() > MAX_STOP_STRINGS {
+            let allowed = format!("at most {MAX_STOP_STRINGS} strings");
+            return Err(Error::out_of_range("stop", &allowed, self.stop.len()));
+        }
+        if let Some(long) = self.stop.iter().find(|s| s.len() > MAX_STOP_BYTES) {
+            let allowed = format!("strings of at most {MAX_STOP_BYTES} bytes");
+            let found = format!("one of {} bytes", long.len());
+            return Err(Error::out_of_range("stop", &allowed, found));
+        }
+        // `!(x >= 0.0)` and `contains` are false for NaN, so NaN fails each check.
+        if !(s.temperature.is_finite() && s.temperature >= 0.0) {
+            let allowed = "a finite number, 0 (greedy) or more";
+            return Err(Error::out_of_range("temperature", allowed, s.temperature));
+        }
+        for (name, p) in [("top_p", s.top_p), ("min_p", s.min_p)] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(Error::out_of_range(name, "0 to 1", p));
+            }
+        }
+        if !(s.repetition_penalty.is_finite() && s.repetition_penalty > 0.0) {
+            let allowed = "a finite number above 0 (1 is off)";
+            return Err(Error::out_of_range(
+                "repetition_penalty",
+                allowed,
+                s.repetition_penalty,
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FinishReason {
     /// The model produced an end-of-turn or end-of-sequence token (not part of the reply).
@@ -214,4 +259,95 @@ pub(crate) fn generate(
         },
         prefilled: true,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The message `options` fail with, or None when they pass.
+    fn refusal(change: impl FnOnce(&mut GenerateOptions)) -> Option<String> {
+        let mut options = GenerateOptions::default();
+        change(&mut options);
+        match options.check() {
+            Ok(()) => None,
+            Err(Error::InvalidArgument(m)) => Some(m),
+            Err(e) => panic!("not an InvalidArgument: {e:?}"),
+        }
+    }
+
+    #[test]
+    fn every_bound_of_a_request_is_checked_and_named() {
+        assert_eq!(refusal(|_| {}), None);
+        let refused = [
+            (
+                refusal(|o| o.max_tokens = 0),
+                "max_tokens must be at least 1, not 0",
+            ),
+            (
+                refusal(|o| o.stop = vec!["x".into(); MAX_STOP_STRINGS + 1]),
+                "stop must be at most 32 strings, not 33",
+            ),
+            (
+                refusal(|o| o.stop = vec!["x".repeat(MAX_STOP_BYTES + 1)]),
+                "stop must be strings of at most 256 bytes, not one of 257 bytes",
+            ),
+            (
+                refusal(|o| o.sampling.temperature = f32::NAN),
+                "temperature must be a finite number, 0 (greedy) or more, not NaN",
+            ),
+            (
+                refusal(|o| o.sampling.temperature = -0.5),
+                "temperature must be a finite number, 0 (greedy) or more, not -0.5",
+            ),
+            (
+                refusal(|o| o.sampling.temperature = f32::INFINITY),
+                "temperature must be a finite number, 0 (greedy) or more, not inf",
+            ),
+            (
+                refusal(|o| o.sampling.top_p = 1.5),
+                "top_p must be 0 to 1, not 1.5",
+            ),
+            (
+                refusal(|o| o.sampling.top_p = -0.1),
+                "top_p must be 0 to 1, not -0.1",
+            ),
+            (
+                refusal(|o| o.sampling.top_p = f32::NAN),
+                "top_p must be 0 to 1, not NaN",
+            ),
+            (
+                refusal(|o| o.sampling.min_p = 2.0),
+                "min_p must be 0 to 1, not 2",
+            ),
+            (
+                refusal(|o| o.sampling.repetition_penalty = 0.0),
+                "repetition_penalty must be a finite number above 0 (1 is off), not 0",
+            ),
+            (
+                refusal(|o| o.sampling.repetition_penalty = f32::NAN),
+                "repetition_penalty must be a finite number above 0 (1 is off), not NaN",
+            ),
+        ];
+        for (got, want) in refused {
+            assert_eq!(got.as_deref(), Some(want));
+        }
+    }
+
+    #[test]
+    fn the_edges_of_each_range_pass() {
+        let passing: [fn(&mut GenerateOptions); 8] = [
+            |o| o.max_tokens = usize::MAX,
+            |o| o.stop = vec!["x".repeat(MAX_STOP_BYTES); MAX_STOP_STRINGS],
+            |o| o.sampling.temperature = 0.0,
+            |o| o.sampling.top_p = 0.0,
+            |o| o.sampling.top_p = 1.0,
+            |o| o.sampling.min_p = 1.0,
+            |o| o.sampling.repetition_window = usize::MAX,
+            |o| o.sampling.top_k = usize::MAX,
+        ];
+        for change in passing {
+            assert_eq!(refusal(change), None);
+        }
+    }
 }

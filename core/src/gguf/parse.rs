@@ -180,13 +180,17 @@ fn read_tensor_info(r: &mut Reader, index: usize) -> Result<(TensorInfo, u64), G
         .try_fold(1u64, |acc, &d| acc.checked_mul(d))
         .filter(|&n| n <= isize::MAX as u64)
         .ok_or_else(|| bad_shape(format!("element count of {dims:?} overflows")))?;
+    // `elements` fits in an isize, so its first factor fits in a usize.
     let row_len = dims[0] as usize;
-    let row_bytes = dtype.row_bytes(row_len).ok_or_else(|| {
-        bad_shape(format!(
+    if !row_len.is_multiple_of(dtype.block_len()) {
+        return Err(bad_shape(format!(
             "row of {row_len} elements is not a whole number of {dtype} blocks of {}",
             dtype.block_len()
-        ))
-    })?;
+        )));
+    }
+    let row_bytes = dtype
+        .row_bytes(row_len)
+        .ok_or_else(|| bad_shape(format!("a row of {row_len} elements overflows")))?;
     let size = (elements / dims[0])
         .checked_mul(row_bytes as u64)
         .filter(|&n| n <= isize::MAX as u64)

@@ -198,6 +198,12 @@ fn tensor_checks() {
         .tensor("t", &[1 << 32, 1 << 32, 1 << 32], 0)
         .build();
     assert!(matches!(parse(overflow), Err(GgufError::BadShape { .. })));
+    // Issue 13: 2^62 F32 elements fit in an isize, but their 2^64 bytes do not.
+    let huge_row = Builder::new().tensor("t", &[1 << 62], 0).build();
+    assert_eq!(
+        parse(huge_row).err().unwrap().to_string(),
+        "tensor t: a row of 4611686018427387904 elements overflows"
+    );
     let zero = Builder::new().tensor("t", &[0], 0).build();
     assert!(matches!(parse(zero), Err(GgufError::BadShape { .. })));
     let dup = Builder::new()

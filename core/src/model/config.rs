@@ -62,6 +62,11 @@ pub struct Config {
 
 pub const DEFAULT_ROPE_BASE: f32 = 10_000.0;
 
+/// The largest size a key may give, and the largest product of the head count and the head
+/// size: then a prefill chunk's activations, a context's attention scores and a KV cache's
+/// ring are all products that fit in 64 bits.
+const MAX_SIZE: usize = 1 << 24;
+
 /// Reads `<arch>.<name>` keys and turns their failures into errors naming the key.
 pub(crate) struct Keys<'a, B: AsRef<[u8]>> {
     pub gguf: &'a Gguf<B>,
@@ -77,8 +82,8 @@ impl<B: AsRef<[u8]>> Keys<'_, B> {
     pub fn size(&self, name: &str) -> Result<usize> {
         let key = self.key(name);
         let v = self.gguf.u64(&key)?;
-        if v == 0 || v > 1 << 24 {
-            return Err(invalid(&key, format!("{v} is out of range 1..=16777216")));
+        if v == 0 || v > MAX_SIZE as u64 {
+            return Err(invalid(&key, format!("{v} is out of range 1..={MAX_SIZE}")));
         }
         Ok(v as usize)
     }
@@ -138,6 +143,15 @@ pub(crate) fn invalid(key: &str, reason: String) -> Error {
 /// The keys every family has. Families then set the fields that differ.
 pub(crate) fn read_common<B: AsRef<[u8]>>(keys: &Keys<B>) -> Result<(Config, usize)> {
     let n_layer = keys.size("block_count")?;
+    // Each layer has several tensors: a count past the file's would size the layers' configs
+    // (up to 2^24 of them) before a missing tensor is noticed.
+    let n_tensors = keys.gguf.tensors().len();
+    if n_layer > n_tensors {
+        return Err(invalid(
+            &keys.key("block_count"),
+            format!("{n_layer} layers, but the file has {n_tensors} tensors"),
+        ));
+    }
     let n_embd = keys.size("embedding_length")?;
     let n_head = keys.size("attention.head_count")?;
     let n_head_kv = keys.size("attention.head_count_kv")?;
@@ -159,6 +173,12 @@ pub(crate) fn read_common<B: AsRef<[u8]>>(keys: &Keys<B>) -> Result<(Config, usi
                 format!("{v} differs from key_length {head_dim}"),
             ));
         }
+    }
+    if n_head * head_dim > MAX_SIZE {
+        return Err(invalid(
+            &keys.key("attention.head_count"),
+            format!("{n_head} heads of {head_dim} exceed {MAX_SIZE} values"),
+        ));
     }
     if head_dim % 2 != 0 {
         return Err(invalid(

@@ -48,6 +48,7 @@ impl CostModel<'_> {
     pub fn tokenizer_bytes<B: AsRef<[u8]>>(file: &Gguf<B>, vocab_size: usize) -> u64 {
         let layout = &file.layout;
         let metadata = (layout.tensor_infos_start - layout.metadata_start) as u64;
+        // vocab_size is at most 2^24 (see `Weights::locate`).
         metadata + vocab_size as u64 * TOKENIZER_BYTES_PER_TOKEN
     }
 
@@ -69,14 +70,17 @@ impl CostModel<'_> {
         let threads = self.threads as u64;
         move |kind| match kind {
             Scratch::Sampler => sampling::scratch_bytes(vocab),
-            k if k.per_thread() => threads * sizes(k),
+            k if k.per_thread() => threads.saturating_mul(sizes(k)),
             k => sizes(k),
         }
     }
 
     pub fn scratch_bytes(&self, context: usize) -> u64 {
         let scratch = self.scratch(context);
-        Scratch::ALL.into_iter().map(scratch).sum()
+        Scratch::ALL
+            .into_iter()
+            .map(scratch)
+            .fold(0, u64::saturating_add)
     }
 
     pub fn estimate(&self, context: usize) -> MemoryEstimate {
@@ -89,7 +93,10 @@ impl CostModel<'_> {
             kv_cache_bytes,
             fixed_bytes,
             scratch_bytes,
-            anonymous_bytes: fixed_bytes + scratch_bytes + kv_cache_bytes,
+            // Saturating: a figure past u64 is one no budget or device holds, never a small one.
+            anonymous_bytes: fixed_bytes
+                .saturating_add(scratch_bytes)
+                .saturating_add(kv_cache_bytes),
         }
     }
 

@@ -6,8 +6,8 @@ use half::f16;
 use half::slice::HalfFloatSliceExt;
 
 use super::config::Config;
-use crate::error::Result;
-use crate::runtime::budget::{zeroed_vec, Reservation};
+use crate::error::{Error, Result};
+use crate::runtime::budget::{Reservation, Zeroed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvType {
@@ -32,15 +32,15 @@ impl KvType {
 }
 
 enum Buf {
-    F32(Vec<f32>),
-    F16(Vec<f16>),
+    F32(Zeroed<f32>),
+    F16(Zeroed<f16>),
 }
 
 impl Buf {
     fn new(kind: KvType, len: usize) -> Result<Buf> {
         Ok(match kind {
-            KvType::F32 => Buf::F32(zeroed_vec(len, "the KV cache")?),
-            KvType::F16 => Buf::F16(zeroed_vec(len, "the KV cache")?),
+            KvType::F32 => Buf::F32(Zeroed::new(len, "the KV cache")?),
+            KvType::F16 => Buf::F16(Zeroed::new(len, "the KV cache")?),
         })
     }
 
@@ -173,19 +173,21 @@ pub struct KvCache {
 /// one prefill chunk (so a chunk's first query still sees its whole window).
 fn ring_slots(window: Option<usize>, context: usize, prefill_chunk: usize) -> usize {
     match window {
-        Some(w) => context.min(w + prefill_chunk - 1),
+        Some(w) => context.min(w.saturating_add(prefill_chunk.saturating_sub(1))),
         None => context,
     }
 }
 
-/// The bytes [`KvCache::new`] allocates for these arguments: the memory estimate's figure.
+/// The bytes [`KvCache::new`] allocates for these arguments: the memory estimate's figure,
+/// saturating (a cache past u64 is one nothing can hold; its allocation fails).
 pub(crate) fn cache_bytes(config: &Config, kind: KvType, context: usize, chunk: usize) -> u64 {
-    let row = config.n_head_kv * config.head_dim;
+    let row_bytes =
+        (config.n_head_kv as u64).saturating_mul((config.head_dim * kind.elem_bytes()) as u64);
     config
         .layers
         .iter()
-        .map(|l| 2 * (ring_slots(l.window, context, chunk) * row * kind.elem_bytes()) as u64)
-        .sum()
+        .map(|l| (2 * ring_slots(l.window, context, chunk) as u64).saturating_mul(row_bytes))
+        .fold(0, u64::saturating_add)
 }
 
 impl KvCache {
@@ -203,9 +205,13 @@ impl KvCache {
             .iter()
             .map(|l| {
                 let slots = ring_slots(l.window, context, chunk);
+                let len = slots.checked_mul(row).ok_or(Error::OutOfMemory {
+                    what: "the KV cache",
+                    bytes: u64::MAX,
+                })?;
                 Ok(LayerCache {
-                    k: Buf::new(kind, slots * row)?,
-                    v: Buf::new(kind, slots * row)?,
+                    k: Buf::new(kind, len)?,
+                    v: Buf::new(kind, len)?,
                     slots,
                     row,
                     window: l.window,

@@ -30,6 +30,9 @@ pub const DEFAULT_PREFILL_CHUNK: usize = 128;
 pub const MAX_THREADS: usize = 256;
 /// Context used when the caller names none and the model was trained with more.
 pub const DEFAULT_CONTEXT: usize = 4096;
+/// The longest prefill step: well past where larger chunks stop being faster, and small
+/// enough that a chunk's activations and KV ring sizes cannot overflow.
+pub const MAX_PREFILL_CHUNK: usize = 1 << 16;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelOptions {
@@ -333,9 +336,11 @@ impl Model {
 
 /// The context the options ask for, checked against what the model was trained with.
 fn checked_context(config: &Config, options: &ModelOptions) -> Result<usize> {
-    if options.prefill_chunk == 0 {
-        return Err(Error::InvalidArgument(
-            "prefill chunk must be at least 1 token".into(),
+    if !(1..=MAX_PREFILL_CHUNK).contains(&options.prefill_chunk) {
+        return Err(Error::out_of_range(
+            "prefill_chunk",
+            &format!("1 to {MAX_PREFILL_CHUNK}"),
+            options.prefill_chunk,
         ));
     }
     let context = match options.context_length {
@@ -360,9 +365,11 @@ fn checked_context(config: &Config, options: &ModelOptions) -> Result<usize> {
 fn checked_threads(options: &ModelOptions) -> Result<usize> {
     match options.threads {
         Some(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
-        Some(n) => Err(Error::InvalidArgument(format!(
-            "threads must be 1 to {MAX_THREADS}, not {n}"
-        ))),
+        Some(n) => Err(Error::out_of_range(
+            "threads",
+            &format!("1 to {MAX_THREADS}"),
+            n,
+        )),
         None => Ok(crate::runtime::cpu::default_threads()),
     }
 }
@@ -381,7 +388,11 @@ fn cost_model<'a>(
         kv_type: options.kv_type,
         prefill_chunk: options.prefill_chunk,
         tokenizer_bytes: CostModel::tokenizer_bytes(file, config.vocab_size),
-        weights_bytes: file.tensors().iter().map(|t| t.size as u64).sum(),
+        // Tensors may overlap in a hostile file, so their sizes' sum is not bounded by its length.
+        weights_bytes: file
+            .tensors()
+            .iter()
+            .fold(0, |sum, t| sum.saturating_add(t.size as u64)),
     }
 }
 

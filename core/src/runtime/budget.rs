@@ -31,7 +31,11 @@ impl Budget {
     pub fn reserve(self: &Arc<Budget>, bytes: u64) -> Result<Reservation> {
         let mut used = self.used.load(Ordering::Relaxed);
         loop {
-            let needed = used + bytes;
+            // Past u64 is past any device, with or without a limit.
+            let needed = used.checked_add(bytes).ok_or(Error::OutOfMemory {
+                what: "a reservation",
+                bytes,
+            })?;
             if let Some(limit) = self.limit {
                 if needed > limit {
                     return Err(Error::MemoryBudget {
@@ -139,27 +143,67 @@ impl ScratchMeter {
     }
 }
 
-/// A vector of `len` zeros whose allocation failure is an error, not an abort. Zeroed pages
-/// come from the OS untouched, so a large cache costs resident memory only as it fills.
-pub(crate) fn zeroed_vec<T: Zeroable>(len: usize, what: &'static str) -> Result<Vec<T>> {
-    let layout = std::alloc::Layout::array::<T>(len).map_err(|_| Error::OutOfMemory {
-        what,
-        bytes: u64::MAX,
-    })?;
-    if layout.size() == 0 {
-        return Ok(Vec::new());
-    }
-    // SAFETY: the layout is non-zero; an all-zero bit pattern is a valid `T` (see `Zeroable`); the
-    // vector takes ownership of an allocation made with exactly this layout.
-    unsafe {
-        let ptr = std::alloc::alloc_zeroed(layout) as *mut T;
-        if ptr.is_null() {
-            return Err(Error::OutOfMemory {
+/// A fixed-length buffer of zeros in pages of its own, fresh from the OS: a page costs
+/// resident memory only once written, and dropping the buffer gives every page back. (Zeroed
+/// heap memory would not do: the allocator reuses freed blocks and must then clear them, so an
+/// empty KV cache cost its whole size.) Reads and writes go through the slice it derefs to.
+pub(crate) struct Zeroed<T: Zeroable> {
+    /// None for an empty buffer: a mapping cannot be empty.
+    map: Option<memmap2::MmapMut>,
+    len: usize,
+    _values: std::marker::PhantomData<T>,
+}
+
+impl<T: Zeroable> Zeroed<T> {
+    /// `len` zeros; a failed mapping (or a size past `usize`) is an error, not an abort.
+    pub fn new(len: usize, what: &'static str) -> Result<Zeroed<T>> {
+        let bytes = len
+            .checked_mul(std::mem::size_of::<T>())
+            .filter(|&b| b <= isize::MAX as usize)
+            .ok_or(Error::OutOfMemory {
                 what,
-                bytes: layout.size() as u64,
-            });
+                bytes: u64::MAX,
+            })?;
+        let map = match bytes {
+            0 => None,
+            _ => Some(
+                memmap2::MmapMut::map_anon(bytes).map_err(|_| Error::OutOfMemory {
+                    what,
+                    bytes: bytes as u64,
+                })?,
+            ),
+        };
+        Ok(Zeroed {
+            map,
+            len,
+            _values: std::marker::PhantomData,
+        })
+    }
+}
+
+impl<T: Zeroable> std::ops::Deref for Zeroed<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        match &self.map {
+            // SAFETY: the mapping holds `len` values' bytes, page-aligned (so aligned for `T`),
+            // all zero until written through `deref_mut`; zero bytes are a valid `T`
+            // (`Zeroable`), as is anything a `&mut [T]` wrote. The slice borrows `self`.
+            Some(map) => unsafe { std::slice::from_raw_parts(map.as_ptr().cast(), self.len) },
+            None => &[],
         }
-        Ok(Vec::from_raw_parts(ptr, len, len))
+    }
+}
+
+impl<T: Zeroable> std::ops::DerefMut for Zeroed<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        match &mut self.map {
+            // SAFETY: as in `deref`; the slice borrows `self` mutably, so it is the only one.
+            Some(map) => unsafe {
+                std::slice::from_raw_parts_mut(map.as_mut_ptr().cast(), self.len)
+            },
+            None => &mut [],
+        }
     }
 }
 
@@ -168,9 +212,11 @@ pub(crate) fn zeroed_vec<T: Zeroable>(len: usize, what: &'static str) -> Result<
 /// # Safety
 /// Implement only for such types.
 pub(crate) unsafe trait Zeroable {}
-// SAFETY: zero bytes are 0.0 in both.
+// SAFETY: zero bytes are 0.0 in the floats and 0 in u8.
 unsafe impl Zeroable for f32 {}
 unsafe impl Zeroable for half::f16 {}
+#[cfg(test)]
+unsafe impl Zeroable for u8 {}
 
 #[cfg(test)]
 mod tests {
@@ -191,9 +237,45 @@ mod tests {
     }
 
     #[test]
-    fn zeroed_vec_is_zero_and_huge_requests_fail() {
-        let v: Vec<f32> = zeroed_vec(1000, "test").unwrap();
+    fn zeroed_is_zero_writable_and_huge_requests_fail() {
+        let mut v: Zeroed<f32> = Zeroed::new(1000, "test").unwrap();
+        assert_eq!(v.len(), 1000);
         assert!(v.iter().all(|&x| x == 0.0));
-        assert!(zeroed_vec::<f32>(usize::MAX / 2, "test").is_err());
+        v[999] = 2.5;
+        assert_eq!(v[999], 2.5);
+        assert!(Zeroed::<f32>::new(0, "test").unwrap().is_empty());
+        for len in [usize::MAX / 2, usize::MAX / 8] {
+            let err = Zeroed::<f32>::new(len, "test").err().expect("too large");
+            assert!(
+                matches!(err, Error::OutOfMemory { what: "test", .. }),
+                "{err}"
+            );
+        }
+    }
+
+    /// The point of `Zeroed`: a buffer costs resident memory only for the pages written, and
+    /// a new one after a dropped one starts untouched again.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn only_written_pages_are_resident() {
+        extern "C" {
+            fn mincore(addr: *mut std::ffi::c_void, len: usize, vec: *mut u8) -> i32;
+            fn getpagesize() -> i32;
+        }
+        let resident = |v: &Zeroed<u8>| -> usize {
+            // SAFETY: no arguments; mincore writes one byte per page of the mapping into
+            // `pages`, which has that many.
+            let page = unsafe { getpagesize() } as usize;
+            let mut pages = vec![0u8; v.len().div_ceil(page)];
+            let rc = unsafe { mincore(v.as_ptr() as *mut _, v.len(), pages.as_mut_ptr()) };
+            assert_eq!(rc, 0);
+            pages.iter().filter(|&&p| p & 1 == 1).count()
+        };
+        for _ in 0..3 {
+            let mut v: Zeroed<u8> = Zeroed::new(64 << 20, "test").unwrap();
+            assert_eq!(resident(&v), 0, "a new buffer is untouched");
+            v[5 << 20] = 1;
+            assert_eq!(resident(&v), 1, "writing one byte brings in one page");
+        }
     }
 }
