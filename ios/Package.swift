@@ -24,7 +24,8 @@ let ffi: Target =
 
 let package = Package(
     name: "GemKit",
-    platforms: [.iOS(.v16), .macOS(.v13)],
+    // iOS 17 / macOS 14: the Observation framework (ChatSession is observable).
+    platforms: [.iOS(.v17), .macOS(.v14)],
     products: [
         .library(name: "GemKit", targets: ["GemKit"])
     ],
