@@ -14,3 +14,26 @@ extension ModelSpec {
         sizeBytes: 253_115_168,
         fileName: "gemma-3-270m-it-Q4_K_M.gguf")
 }
+
+/// Where the demo app and its keyboard keep the model.
+public enum DemoStorage {
+    /// The app group the two share (set in both targets' entitlements).
+    public static let appGroup = "group.dev.gemkit.demo"
+
+    /// The app group's container, which the keyboard extension reads too (with Full Access);
+    /// without one (a build without the entitlement), Application Support.
+    public static var modelsDirectory: URL {
+        #if canImport(Darwin)
+        if let shared = FileManager.default.containerURL(forSecurityApplicationGroupIdentifier: appGroup) {
+            return shared.appendingPathComponent("Models")
+        }
+        #endif
+        return FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask)[0]
+            .appendingPathComponent("Models")
+    }
+
+    /// The default model's file, where the keyboard looks for it.
+    public static var defaultModelFile: URL {
+        modelsDirectory.appendingPathComponent(ModelSpec.gemma3_270mInstruct.fileName)
+    }
+}
