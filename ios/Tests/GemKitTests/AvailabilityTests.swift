@@ -16,9 +16,10 @@ final class AvailabilityTests: DownloadTestCase {
     func availabilities(
         _ loader: ModelDownloader, _ spec: ModelSpec, until last: ModelAvailability, while work: () async -> Void
     ) async -> [ModelAvailability] {
+        let updates = loader.availabilityUpdates(of: spec)  // watching from now on
         let watching = Task {
             var seen: [ModelAvailability] = []
-            for await availability in loader.availabilityUpdates(of: spec) {
+            for await availability in updates {
                 seen.append(availability)
                 if seen.count > 1, availability == last { break }
             }

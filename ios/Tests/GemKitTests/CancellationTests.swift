@@ -152,13 +152,14 @@ final class CancellationTests: XCTestCase {
         let result = await responding.result
         XCTAssertThrowsError(try result.get()) { XCTAssert($0 is CancellationError, "\($0)") }
         try await eventually("the turn to end") { !session.isResponding }
-        XCTAssertEqual(2, session.history.count)
+        // Cancelled in the prefill (a slow machine) or after some text: either way the session goes on.
+        let next = try await session.respond(to: "Hello", options: greedyGeneration(4))
+        XCTAssertEqual(next.text, session.history.last?.text)
     }
 
     func testARequestCancelledWhileQueuedNeverHappens() async throws {
         let running = try model.chatSession()
-        let long = Task { try await running.respond(to: longPrompt, options: greedyGeneration(2000)) }
-        try await eventually("the long reply to start") { running.isResponding }
+        let long = try await longReply(on: running)
         let queued = try model.chatSession()
         let waiting = Task { try await queued.respond(to: "What is rain?", options: greedyGeneration(8)) }
         try await eventually("the request to queue") { queued.isResponding }
@@ -167,7 +168,7 @@ final class CancellationTests: XCTestCase {
         try await eventually("both to end") { !running.isResponding && !queued.isResponding }
         XCTAssertEqual([], queued.history)
         XCTAssertEqual(2, running.history.count)
-        _ = await (long.result, waiting.result)
+        _ = await waiting.result
     }
 
     func testAProofreadStopsWithItsTaskAndLeavesNothingBehind() async throws {

@@ -86,17 +86,6 @@ final class ChatSessionTests: XCTestCase {
         XCTAssertEqual(a.ids, b.ids)
     }
 
-    /// Starts a long reply on `session`, returning once its first text has arrived; cancelling
-    /// the returned task stops it.
-    func longReply(on session: ChatSession) async throws -> Task<Void, Error> {
-        let (firstText, signal) = AsyncStream<Void>.makeStream()
-        let task = Task {
-            for try await _ in session.send(longPrompt, options: greedyGeneration(2000)) { signal.yield() }
-        }
-        for await _ in firstText { break }
-        return task
-    }
-
     func testWhenBusyFailThrowsBusyAndWaitQueuesBehindTheRunningReply() async throws {
         let running = try model.chatSession()
         let long = try await longReply(on: running)

@@ -83,3 +83,14 @@ func expectGemmaError<T>(line: UInt = #line, _ body: () async throws -> T) async
         return error
     }
 }
+
+/// Starts a long reply on `session`, returning once its first text has arrived (the turn is then
+/// in the history whatever happens next); cancelling the returned task stops it.
+func longReply(on session: ChatSession) async throws -> Task<Void, Error> {
+    let (firstText, signal) = AsyncStream<Void>.makeStream()
+    let task = Task {
+        for try await _ in session.send(longPrompt, options: greedyGeneration(2000)) { signal.yield() }
+    }
+    for await _ in firstText { break }
+    return task
+}
