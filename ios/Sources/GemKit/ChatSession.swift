@@ -48,7 +48,7 @@ public final class ChatSession: Observable, Sendable {
         registrar.withMutation(of: self, keyPath: \.isResponding) {
             state.withLock { $0.unfinished += 1 }
         }
-        return replyEvents(finished: { [weak self] _ in self?.turnEnded() }) { listener in
+        return replyEvents(ended: { [weak self] ran in self?.turnEnded(ran: ran) }) { listener in
             try chat.send(message: text, listener: listener, options: options.engineOptions)
         }
     }
@@ -69,10 +69,11 @@ public final class ChatSession: Observable, Sendable {
         _ = try await model.run { _ in try chat.save(path: file.path) }
     }
 
-    /// On the engine's thread, after the request's last call: the chat is free again, so its
-    /// history can be read at once.
-    private func turnEnded() {
-        let history = try? chat.history()
+    /// After the request's last call, on the engine's thread: the chat is free again, so its
+    /// history can be read at once. A request that did not start (busy) changed nothing, and
+    /// reading the history then would wait for the chat's running turn, on the caller's thread.
+    private func turnEnded(ran: Bool) {
+        let history = ran ? try? chat.history() : nil
         registrar.withMutation(of: self, keyPath: \.history) {
             registrar.withMutation(of: self, keyPath: \.isResponding) {
                 state.withLock { state in

@@ -14,20 +14,22 @@ public struct ChatEvent: Sendable, Equatable {
 /// returns at once with the request's handle; the engine's own thread then feeds the stream.
 /// The stream's end cancels the request: the consumer's task cancelled, its loop left, the
 /// stream dropped. The engine then stops within one token and the listener gets its last call
-/// all the same, so `finished` (bookkeeping, before the consumer sees the end) always runs.
-/// Failures arrive as `GemmaError`.
+/// all the same. `ended` (bookkeeping, before the consumer sees the end) runs once the request
+/// is over: on the engine's thread after its last call (`ran` true), or at once when the
+/// request could not start. Failures arrive as `GemmaError`.
 func replyEvents(
-    finished: @escaping @Sendable (Result<Reply, GemmaError>) -> Void = { _ in },
+    ended: @escaping @Sendable (_ ran: Bool) -> Void = { _ in },
     start: (TokenListener) throws -> any GenerationHandleProtocol
 ) -> AsyncThrowingStream<ChatEvent, Error> {
     AsyncThrowingStream { continuation in
-        let forwarder = ReplyForwarder(continuation, finished: finished)
+        let forwarder = ReplyForwarder(continuation, ended: ended)
         do {
             // The closure keeps the handle, whose release would cancel, until the stream ends.
             let handle = try start(forwarder)
             continuation.onTermination = { _ in handle.cancel() }
         } catch {
-            forwarder.fail(GemmaError(error))
+            ended(false)
+            continuation.finish(throwing: GemmaError(error))
         }
     }
 }
@@ -36,15 +38,12 @@ func replyEvents(
 /// call at a time.
 final class ReplyForwarder: TokenListener {
     private let continuation: AsyncThrowingStream<ChatEvent, Error>.Continuation
-    private let finished: @Sendable (Result<Reply, GemmaError>) -> Void
+    private let ended: @Sendable (_ ran: Bool) -> Void
     private let soFar = Locked("")
 
-    init(
-        _ continuation: AsyncThrowingStream<ChatEvent, Error>.Continuation,
-        finished: @escaping @Sendable (Result<Reply, GemmaError>) -> Void
-    ) {
+    init(_ continuation: AsyncThrowingStream<ChatEvent, Error>.Continuation, ended: @escaping @Sendable (_ ran: Bool) -> Void) {
         self.continuation = continuation
-        self.finished = finished
+        self.ended = ended
     }
 
     func onText(text: String) {
@@ -56,17 +55,13 @@ final class ReplyForwarder: TokenListener {
     }
 
     func onComplete(reply: Reply) {
-        finished(.success(reply))
+        ended(true)
         continuation.yield(ChatEvent(delta: "", text: reply.text, reply: reply))
         continuation.finish()
     }
 
     func onError(error: GemKitError) {
-        fail(GemmaError(error))
-    }
-
-    func fail(_ error: GemmaError) {
-        finished(.failure(error))
-        continuation.finish(throwing: error)
+        ended(true)
+        continuation.finish(throwing: GemmaError(error))
     }
 }

@@ -95,6 +95,9 @@ final class ChatSessionTests: XCTestCase {
         XCTAssertEqual(.busy("busy: the model is running another request"), busy)
         XCTAssertEqual([], impatient.history)
         XCTAssertFalse(impatient.isResponding)
+        // On the responding session itself, at once too (not after its running reply).
+        let busyItself = try await expectGemmaError { try await running.respond(to: "Hi", options: greedyGeneration(8, whenBusy: .fail)) }
+        XCTAssertEqual(.busy("busy: the model is running another request"), busyItself)
 
         let patient = try model.chatSession()
         let queued = Task { try await patient.respond(to: "What is rain?", options: greedyGeneration(8, whenBusy: .wait)) }
