@@ -46,11 +46,11 @@ public final class GemmaModel: Sendable {
     /// if it was shrunk to fit).
     public let estimate: MemoryEstimate
 
-    private init(engine: Engine, queue: DispatchQueue, estimate: MemoryEstimate) {
+    private init(engine: Engine, queue: DispatchQueue, estimate: MemoryEstimate) throws {
         self.engine = engine
         self.queue = queue
         self.estimate = estimate
-        info = engine.info()
+        info = try engine.info()
     }
 
     /// Loads `file` after checking, from its header, that the model and one chat fit in
@@ -69,7 +69,7 @@ public final class GemmaModel: Sendable {
                 estimate = try estimateMemory(path: file.path, options: engineOptions)
             }
             let engine = try Engine.load(path: file.path, options: engineOptions)
-            return GemmaModel(engine: engine, queue: queue, estimate: estimate)
+            return try GemmaModel(engine: engine, queue: queue, estimate: estimate)
         }
     }
 
