@@ -24,9 +24,13 @@ let ffi: Target =
 
 let package = Package(
     name: "GemKit",
-    platforms: [.iOS(.v16), .macOS(.v13)],
+    // iOS 17 / macOS 14: the Observation framework (ChatSession is observable, the demo's view
+    // models are @Observable).
+    platforms: [.iOS(.v17), .macOS(.v14)],
     products: [
-        .library(name: "GemKit", targets: ["GemKit"])
+        .library(name: "GemKit", targets: ["GemKit"]),
+        // The demo app's logic, for Demo/ (a package of its own that depends on this one).
+        .library(name: "GemKitDemoCore", targets: ["GemKitDemoCore"]),
     ],
     targets: [
         ffi,
@@ -35,7 +39,9 @@ let package = Package(
             dependencies: ["GemKitFFI"],
             linkerSettings: [.linkedLibrary("gemkit_ffi", .when(platforms: [.linux]))]
         ),
-        .testTarget(name: "GemKitTests", dependencies: ["GemKit"]),
+        // The demo's view models, without SwiftUI or UIKit, so that they build and are tested here.
+        .target(name: "GemKitDemoCore", dependencies: ["GemKit"]),
+        .testTarget(name: "GemKitTests", dependencies: ["GemKit", "GemKitDemoCore"]),
         // What a Swift listener costs in decode speed: `make bench` (scripts/bench-bindings-swift.sh).
         .executableTarget(name: "GemKitBench", dependencies: ["GemKit"], path: "Benchmarks/GemKitBench"),
     ],

@@ -64,10 +64,11 @@ struct DownloadFiles: Sendable {
     }
 
     func forgetResume() throws { try remove(resumeRecord) }
+    func forgetVerified() throws { try remove(verifiedRecord) }
 
     func removeAll() throws {
         try removePart()
-        try remove(verifiedRecord)
+        try forgetVerified()
         try remove(model)
     }
 

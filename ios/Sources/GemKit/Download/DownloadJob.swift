@@ -40,7 +40,7 @@ struct DownloadJob: Sendable {
         if let recorded, recorded.sha256 == expected, files.modelMatches(recorded) { return expected }
         report(.verifying)
         let path = files.model.path
-        let actual = try await offThePool { try sha256File(path: path) }
+        let actual = try await runBlocking(on: .global()) { try sha256File(path: path) }
         // Another file (an older version): it stays until a download replaces it, verified.
         guard actual == expected else { return nil }
         try files.writeVerified(sha256: actual, of: files.model)
@@ -80,7 +80,7 @@ struct DownloadJob: Sendable {
                 // The whole file arrived before the app stopped: only the check is left.
                 let hash = Sha256()
                 let part = files.part.path
-                _ = try await offThePool { try hash.updateFromFile(path: part, limit: nil) }
+                _ = try await runBlocking(on: .global()) { try hash.updateFromFile(path: part, limit: nil) }
                 return try verifyAndInstall(hash.hex(), report)
             }
         }
@@ -143,7 +143,7 @@ struct DownloadJob: Sendable {
         let hash = Sha256()
         if start > 0 {
             let part = files.part.path
-            _ = try await offThePool { try hash.updateFromFile(path: part, limit: UInt64(start)) }
+            _ = try await runBlocking(on: .global()) { try hash.updateFromFile(path: part, limit: UInt64(start)) }
         }
         let out = try openPart(at: start)
         defer { try? out.close() }
@@ -208,13 +208,6 @@ struct DownloadJob: Sendable {
 /// A failure worth another attempt: the network, or a server error.
 struct Retryable: Error {
     let error: DownloadError
-}
-
-/// Runs blocking work (hashing a file) on a thread of its own, not Swift's cooperative pool.
-private func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result(catching: work)) }
-    }
 }
 
 extension DownloadError {

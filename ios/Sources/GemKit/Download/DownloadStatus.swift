@@ -76,7 +76,3 @@ public enum DownloadError: Error, LocalizedError, Equatable {
         }
     }
 }
-
-private func megabytes(_ bytes: Int64) -> String {
-    String(format: "%.1f MB", Double(bytes) / 1_000_000)
-}

@@ -23,6 +23,8 @@ public final class ModelDownloader: Sendable {
     private let retry: RetryPolicy
     private let freeSpace: @Sendable (URL) throws -> Int64
     private let slots = Locked<[String: Slot]>([:])
+    /// What `availability(of:)` tells while a download runs or after it failed.
+    let board = AvailabilityBoard()
 
     /// The work on one file name: the transfer callers join while it runs, and the last task
     /// to touch the files, which the next one waits for.
@@ -59,10 +61,15 @@ public final class ModelDownloader: Sendable {
             }
             let transfer = Transfer(spec: spec)
             let stream = transfer.listen()
-            transfer.start(after: slot?.last, job: job(spec)) { [weak self] ended in
-                self?.slots.withLock { slots in
+            board.post(spec.fileName, .downloading(DownloadProgress(bytes: 0, totalBytes: spec.sizeBytes, bytesPerSecond: 0, eta: nil)))
+            transfer.start(
+                after: slot?.last, job: job(spec), observe: { [weak self] in self?.post($0, of: spec) }
+            ) { [weak self] ended in
+                guard let self else { return }
+                self.slots.withLock { slots in
                     if slots[spec.fileName]?.transfer === ended { slots[spec.fileName] = nil }
                 }
+                board.settleIfDownloading(spec.fileName) { self.onDisk(spec) }
             }
             slots[spec.fileName] = Slot(transfer: transfer, last: transfer.task)
             return stream
@@ -83,8 +90,28 @@ public final class ModelDownloader: Sendable {
         return recorded.sha256 == spec.expectedSHA256(recorded: recorded) && files.modelMatches(recorded)
     }
 
+    /// Hashes the model in place again, whatever its record says, against the spec's hash (or
+    /// the one trusted on first use): whether it is the expected file. One that is not stays on
+    /// disk but loses its record, so it is no longer available and `download` replaces it. For a
+    /// model in place: with a download of it running, the answer is about the older file.
+    public func verify(_ spec: ModelSpec) async throws(DownloadError) -> Bool {
+        try spec.validate()
+        let files = DownloadFiles(directory: directory, fileName: spec.fileName)
+        guard files.modelExists, let expected = spec.expectedSHA256(recorded: files.readVerified()) else { return false }
+        let matches: Bool
+        do {
+            let path = files.model.path
+            matches = try await runBlocking(on: .global()) { try sha256File(path: path) } == expected
+            if matches { try files.writeVerified(sha256: expected, of: files.model) } else { try files.forgetVerified() }
+        } catch {
+            throw DownloadError(error)
+        }
+        board.settle(spec.fileName, onDisk(spec))
+        return matches
+    }
+
     /// Cancels a download of `spec`, then deletes its model, part and records.
-    public func delete(_ spec: ModelSpec) async throws {
+    public func delete(_ spec: ModelSpec) async throws(DownloadError) {
         try spec.validate()  // a file name that is not a plain name points elsewhere
         let files = DownloadFiles(directory: directory, fileName: spec.fileName)
         let deletion: Task<Void, Error> = slots.withLock { slots in
@@ -97,7 +124,12 @@ public final class ModelDownloader: Sendable {
             slots[spec.fileName] = Slot(transfer: nil, last: Task { _ = try? await deletion.value })
             return deletion
         }
-        try await deletion.value
+        do {
+            try await deletion.value
+        } catch {
+            throw DownloadError(error)
+        }
+        board.settle(spec.fileName, .notDownloaded)
     }
 
     /// The bytes free on `directory`'s volume: on Apple platforms what the system can free for

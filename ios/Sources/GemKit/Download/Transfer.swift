@@ -26,11 +26,20 @@ final class Transfer: Sendable {
     var task: Task<Void, Never>? { state.withLock { $0.task } }
 
     /// Runs `job` after `previous` (work on the same files), then `ended`, then ends every
-    /// listener's stream.
-    func start(after previous: Task<Void, Never>?, job: DownloadJob, ended: @escaping @Sendable (Transfer) -> Void) {
+    /// listener's stream. `observe` sees each status before the listeners do, and is not one of
+    /// them: it keeps no transfer going.
+    func start(
+        after previous: Task<Void, Never>?, job: DownloadJob, observe: @escaping @Sendable (DownloadStatus) -> Void,
+        ended: @escaping @Sendable (Transfer) -> Void
+    ) {
         let task = Task {
             await previous?.value
-            if !Task.isCancelled { await job.run { self.broadcast($0) } }
+            if !Task.isCancelled {
+                await job.run { status in
+                    observe(status)
+                    self.broadcast(status)
+                }
+            }
             ended(self)
             finishAll()
         }

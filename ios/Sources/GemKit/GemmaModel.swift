@@ -1,0 +1,164 @@
+// The API an app uses, over the generated bindings (`Engine`, `Chat`, `Prefix`, listeners and
+// handles). The Kotlin wrapper mirrors it name for name, each in its platform's idiom (Swift
+// `async` / `AsyncThrowingStream` / `@Observable`; Kotlin `suspend` / `Flow` / `StateFlow`):
+//
+//   GemmaModel                  one loaded model file; its blocking calls run on its own serial queue
+//     static load(from:options:) async throws -> GemmaModel    estimate first, then map the file
+//     static estimate(of:options:) async throws -> MemoryEstimate
+//     info: ModelInfo, estimate: MemoryEstimate, memoryInUse: UInt64
+//     chatSession(system:) throws -> ChatSession
+//     chatPrefix(system:) async throws -> ChatPrefix;  chatSession(from: ChatPrefix) throws -> ChatSession
+//     restoreChat(from: URL) async throws -> ChatSession
+//     complete(_:after:options:) -> AsyncThrowingStream<ChatEvent, Error>     raw text, no template
+//     textPrefix(_:) async throws -> TextPrefix
+//     proofreader() -> Proofreader
+//   LoadOptions                 contextLength: Int?, threads: Int?, shrinkContextToFit = false,
+//                               availableMemory: () -> UInt64?  (iOS: os_proc_available_memory)
+//   ChatSession                 one conversation (its own KV cache); observable
+//     send(_:options:) -> AsyncThrowingStream<ChatEvent, Error>   ending the stream cancels the reply
+//     respond(to:options:) async throws -> Reply                  task cancellation cancels the reply
+//     isResponding: Bool, history: [Message]                     observable
+//     save(to: URL) async throws
+//   ChatEvent                   delta: String, text: String (so far), reply: Reply? (last event only)
+//   GenerationOptions           maxTokens = 256, sampling = Sampling(), stop = [], whenBusy = .wait | .fail
+//   Proofreader                 proofread(_:) async throws -> Correction   (original, corrected, segments)
+//   ModelAvailability           .available(URL), .notDownloaded, .downloading(DownloadProgress),
+//                               .unavailable(GemmaError); ModelDownloader.availability(of:),
+//                               availabilityUpdates(of:)
+//   GemmaError                  io, invalidModel, unsupportedModel, invalidArgument,
+//                               contextFull(tokens:contextSize:), outOfMemory, busy, invalidChatFile,
+//                               internal, notEnoughMemory(needed:available:), download(DownloadError)
+//
+// Everything throws `GemmaError` only (task cancellation aside: `CancellationError`). A model's
+// memory is freed when the model and every session, prefix and proofreader made from it are
+// released; a session released mid-reply cancels the reply.
+import Foundation
+
+/// A Gemma model loaded from one GGUF file, shared by its chats, completions and proofreader.
+/// The engine runs one request at a time on its own thread; the model's other blocking work
+/// (loading, prefills, saving, restoring, proofreading) runs on a serial queue of its own, never
+/// on the caller's actor or Swift's cooperative pool.
+public final class GemmaModel: Sendable {
+    let engine: Engine
+    private let queue: DispatchQueue
+    public let info: ModelInfo
+    /// What the model and one chat were estimated to take before loading (the shrunk context's,
+    /// if it was shrunk to fit).
+    public let estimate: MemoryEstimate
+
+    private init(engine: Engine, queue: DispatchQueue, estimate: MemoryEstimate) throws {
+        self.engine = engine
+        self.queue = queue
+        self.estimate = estimate
+        info = try engine.info()
+    }
+
+    /// Loads `file` after checking, from its header, that the model and one chat fit in
+    /// `options.availableMemory`. Throws `GemmaError.notEnoughMemory` when they do not, unless
+    /// `shrinkContextToFit` asks for the longest context that fits instead.
+    public static func load(from file: URL, options: LoadOptions = LoadOptions()) async throws(GemmaError) -> GemmaModel {
+        let queue = DispatchQueue(label: "dev.gemkit.model.\(file.lastPathComponent)", qos: .userInitiated)
+        return try await run(on: queue) {
+            var engineOptions = try options.engineOptions()
+            var estimate = try estimateMemory(path: file.path, options: engineOptions)
+            if let available = options.availableMemory(), estimate.anonymousBytes > available {
+                guard options.shrinkContextToFit else {
+                    throw GemmaError.notEnoughMemory(needed: estimate.anonymousBytes, available: available)
+                }
+                engineOptions = try options.engineOptions(budget: available)
+                estimate = try estimateMemory(path: file.path, options: engineOptions)
+            }
+            let engine = try Engine.load(path: file.path, options: engineOptions)
+            return try GemmaModel(engine: engine, queue: queue, estimate: estimate)
+        }
+    }
+
+    /// What loading `file` with `options` would take, from its header alone (no check against
+    /// the available memory).
+    public static func estimate(of file: URL, options: LoadOptions = LoadOptions()) async throws(GemmaError) -> MemoryEstimate {
+        try await run(on: .global(qos: .userInitiated)) {
+            try estimateMemory(path: file.path, options: options.engineOptions())
+        }
+    }
+
+    /// The app's own (anonymous) memory the model and its live chats, prefixes and requests hold
+    /// now; the mapped weights are not counted: the system can drop and reload them.
+    public var memoryInUse: UInt64 { engine.memoryInUse() }
+
+    /// A new conversation, with its own KV cache; `system` opens it (Gemma puts it in the first
+    /// user turn).
+    public func chatSession(system: String? = nil) throws(GemmaError) -> ChatSession {
+        do {
+            return ChatSession(chat: try engine.newChat(options: ChatOptions(system: system)), model: self)
+        } catch {
+            throw GemmaError(error)
+        }
+    }
+
+    /// Prefills a conversation's opening once (the system prompt), for `chatSession(from:)`:
+    /// each session made from it starts without prefilling it again.
+    public func chatPrefix(system: String?) async throws(GemmaError) -> ChatPrefix {
+        ChatPrefix(prefix: try await run { try $0.chatPrefix(options: ChatOptions(system: system)) })
+    }
+
+    public func chatSession(from prefix: ChatPrefix) throws(GemmaError) -> ChatSession {
+        do {
+            return ChatSession(chat: try engine.newChatFrom(prefix: prefix.prefix), model: self)
+        } catch {
+            throw GemmaError(error)
+        }
+    }
+
+    /// A conversation saved by `ChatSession.save(to:)` with this model, KV cache included.
+    public func restoreChat(from file: URL) async throws(GemmaError) -> ChatSession {
+        let chat = try await run { try $0.restoreChat(path: file.path) }
+        return ChatSession(chat: chat, model: self)
+    }
+
+    /// Continues `prompt` as raw text (no chat template), after `prefix` if given.
+    public func complete(
+        _ prompt: String, after prefix: TextPrefix? = nil, options: GenerationOptions = GenerationOptions()
+    ) -> AsyncThrowingStream<ChatEvent, Error> {
+        replyEvents { listener in
+            try engine.complete(prefix: prefix?.prefix, prompt: prompt, listener: listener, options: options.engineOptions)
+        }
+    }
+
+    /// Prefills `text` once for `complete(_:after:)`: an instruction sent with every request.
+    public func textPrefix(_ text: String) async throws(GemmaError) -> TextPrefix {
+        TextPrefix(prefix: try await run { try $0.prefix(text: text) })
+    }
+
+    /// Corrects texts for a keyboard; the engine prefills its instruction once, on first use.
+    public func proofreader() -> Proofreader {
+        Proofreader(model: self)
+    }
+
+    /// Runs blocking engine work on the model's queue.
+    func run<T: Sendable>(_ work: @escaping @Sendable (Engine) throws -> T) async throws(GemmaError) -> T {
+        let engine = engine
+        return try await Self.run(on: queue) { try work(engine) }
+    }
+
+    private static func run<T: Sendable>(
+        on queue: DispatchQueue, _ work: @escaping @Sendable () throws -> T
+    ) async throws(GemmaError) -> T {
+        do {
+            return try await runBlocking(on: queue, work)
+        } catch {
+            throw GemmaError(error)
+        }
+    }
+}
+
+/// A conversation's opening, prefilled once by `GemmaModel.chatPrefix(system:)`.
+public struct ChatPrefix: Sendable {
+    let prefix: Prefix
+    public var tokenCount: Int { Int(prefix.tokenCount()) }
+}
+
+/// Text prefilled once by `GemmaModel.textPrefix(_:)`, for completions that start with it.
+public struct TextPrefix: Sendable {
+    let prefix: Prefix
+    public var tokenCount: Int { Int(prefix.tokenCount()) }
+}
