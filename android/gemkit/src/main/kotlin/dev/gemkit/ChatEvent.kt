@@ -81,9 +81,11 @@ private class Request(private val owner: Owned) : AutoCloseable {
         }
     }
 
-    override fun close() = synchronized(this) {
-        cancelled = true
-        handle?.cancel() ?: Unit
+    override fun close() {
+        synchronized(this) {
+            cancelled = true
+            handle?.cancel()
+        }
     }
 
     fun finished() {

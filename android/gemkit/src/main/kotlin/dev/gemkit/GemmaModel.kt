@@ -47,7 +47,7 @@ class GemmaModel private constructor(private val engine: Engine, private val thr
     }
 
     /** Prefills a chat's opening ([system] instructions) once, for [chatSession] to start from. */
-    suspend fun chatPrefix(system: String?): ChatPrefix {
+    suspend fun chatPrefix(system: String? = null): ChatPrefix {
         owned.checkOpen()
         return owned.add(ChatPrefix(thread.run { engine.chatPrefix(ChatOptions(system = system)) }, owned))
     }
