@@ -1,4 +1,6 @@
-// The demo app: GemKit's public dev.gemkit API only. Its screens come later.
+// The demo app: GemKit's public dev.gemkit API only. Its screens and the keyboard are built in
+// Kotlin code (no layouts); the one resource is the keyboard's res/xml/method.xml. Its tests run
+// under Robolectric through Maven (../jvm/demo/pom.xml), which also compiles these sources.
 plugins {
     alias(libs.plugins.android.application)
 }
@@ -21,4 +23,5 @@ android {
 
 dependencies {
     implementation(project(":gemkit"))
+    implementation(libs.kotlinx.coroutines.android) // Dispatchers.Main for the screens
 }

@@ -82,7 +82,7 @@ androidComponents {
 dependencies {
     // The AAR carries libjnidispatch.so for each ABI; the plain jar is for the JVM unit tests.
     implementation(libs.jna) { artifact { type = "aar" } }
-    implementation(libs.kotlinx.coroutines.android)
+    api(libs.kotlinx.coroutines.android) // Flow and StateFlow are in the API
     testImplementation(libs.jna)
     testImplementation(libs.junit)
     testImplementation(libs.kotlin.test.junit)

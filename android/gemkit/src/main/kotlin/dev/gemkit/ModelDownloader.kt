@@ -7,6 +7,7 @@ import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.SharedFlow
 import kotlinx.coroutines.flow.SharingStarted
+import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.catch
 import kotlinx.coroutines.flow.channelFlow
 import kotlinx.coroutines.flow.emitAll
@@ -64,10 +65,18 @@ class ModelDownloader(
         )
     }
 
+    /**
+     * Whether [spec]'s file is there to load, downloading, or failed, as a state that every
+     * [download] of it (in any downloader of the process) moves along. Each call looks at the
+     * disk again (a `stat`, as [isDownloaded]), unless a download is under way.
+     */
+    fun status(spec: ModelSpec): StateFlow<ModelStatus> = ModelStatuses.of(this, spec)
+
     /** Deletes the file, its part and records; waits for a transfer of it to end first. */
     suspend fun delete(spec: ModelSpec) {
         val records = DownloadRecords(directory, spec.fileName)
         lockOf(records.target).withLock { withContext(Dispatchers.IO) { records.deleteAll() } }
+        ModelStatuses.deleted(records.target)
     }
 
     /**
@@ -75,7 +84,8 @@ class ModelDownloader(
      * when none runs, and waiting for the other to end when one of another spec does.
      */
     private fun join(spec: ModelSpec): SharedFlow<Result<DownloadStatus>> {
-        val key = file(spec).absolutePath
+        val target = file(spec)
+        val key = target.absolutePath
         synchronized(running) {
             val other = running[key]
             if (other != null && other.first == spec) return other.second
@@ -83,13 +93,17 @@ class ModelDownloader(
             // Failures of the download are statuses; anything else thrown is a bug, rethrown in
             // each collector (getOrThrow above) rather than in the sharing coroutine.
             shared = channelFlow {
-                val last = lockOf(file(spec)).withLock { Transfer(spec, directory, retry, ::send).run() }
+                val publish: suspend (DownloadStatus) -> Unit = { ModelStatuses.publish(target, spec, it); send(it) }
+                val last = lockOf(target).withLock { Transfer(spec, directory, retry, publish).run() }
                 forget(key, shared) // before the last status, so that its collectors may start another
-                send(last)
+                publish(last)
             }.flowOn(Dispatchers.IO)
                 .map { Result.success(it) }
                 .catch { emit(Result.failure(it)) }
-                .onCompletion { forget(key, shared) }
+                .onCompletion {
+                    forget(key, shared)
+                    ModelStatuses.stopped(target, spec)
+                }
                 .shareIn(sharing, SharingStarted.WhileSubscribed(replayExpirationMillis = 0), replay = 1)
             if (other == null) running[key] = spec to shared
             return shared

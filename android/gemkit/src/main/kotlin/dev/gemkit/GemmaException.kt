@@ -1,0 +1,89 @@
+package dev.gemkit
+
+/**
+ * The one error the Kotlin API ([GemmaModel], [ChatSession], [Proofreader]) throws: the
+ * engine's cases, each with the core's one-line message (the generated [GemKitException] is
+ * the cause), and the wrapper's own. Cancellation is never one of them: a cancelled coroutine
+ * ends with [kotlinx.coroutines.CancellationException], as coroutines do.
+ *
+ * Using an object after closing it is a bug in the caller, not a condition to handle: that is
+ * an [IllegalStateException], as with any closed Kotlin resource.
+ */
+sealed class GemmaException(message: String, cause: Throwable? = null) : Exception(message, cause) {
+    /** The file cannot be read: missing, no permission, an I/O failure. */
+    class Io(message: String, cause: Throwable? = null) : GemmaException(message, cause)
+
+    /** The file is not a valid GGUF model (corrupt, truncated, inconsistent). */
+    class InvalidModel(message: String, cause: Throwable? = null) : GemmaException(message, cause)
+
+    /** A valid file that this version cannot run (architecture, tensor type). */
+    class UnsupportedModel(message: String, cause: Throwable? = null) : GemmaException(message, cause)
+
+    /** An option or input out of range: thread count, context length, text size. */
+    class InvalidArgument(message: String, cause: Throwable? = null) : GemmaException(message, cause)
+
+    /**
+     * The message needs [tokens] tokens and the context holds [contextSize]: start a new
+     * session, or load with a longer context. Both are -1 if the core's message did not say.
+     */
+    class ContextFull(val tokens: Int, val contextSize: Int, message: String, cause: Throwable? = null) :
+        GemmaException(message, cause)
+
+    /** The memory budget the model was loaded with has no room for another chat or prefix. */
+    class OutOfMemory(message: String, cause: Throwable? = null) : GemmaException(message, cause)
+
+    /** The model was busy and the request asked not to wait (`whenBusy = WhenBusy.FAIL`). */
+    class Busy(message: String, cause: Throwable? = null) : GemmaException(message, cause)
+
+    /** A saved chat that cannot be restored: damaged, or saved with another model. */
+    class InvalidChatFile(message: String, cause: Throwable? = null) : GemmaException(message, cause)
+
+    /** A bug in GemKit; the message says where. */
+    class Internal(message: String, cause: Throwable? = null) : GemmaException(message, cause)
+
+    /**
+     * The device has [availableBytes] of memory to spare and the model with one chat needs
+     * [neededBytes] (its KV cache, scratch and tokenizer; the mapped weights are not counted).
+     * Load with a shorter context, or with `shrinkContextToFit`.
+     */
+    class NotEnoughMemory(val neededBytes: Long, val availableBytes: Long) : GemmaException(
+        "not enough memory to load the model: it needs ${mb(neededBytes)} and the device has ${mb(availableBytes)} to spare",
+    )
+
+    /** A model download failed; [error] says how. */
+    class Download(val error: DownloadException) : GemmaException(error.message ?: error.toString(), error)
+}
+
+private fun mb(bytes: Long) = "%.1f MB".format(bytes / 1e6)
+
+// The core's ContextFull message, "context full: needs N tokens, limit M" (gemkit::Error).
+private val CONTEXT_FULL = Regex("needs (\\d+) tokens, limit (\\d+)")
+
+/** The wrapper's error for the engine's: the one place the generated exceptions are mapped. */
+internal fun GemKitException.toGemma(): GemmaException {
+    val m = message ?: toString()
+    return when (this) {
+        is GemKitException.Io -> GemmaException.Io(m, this)
+        is GemKitException.InvalidModel -> GemmaException.InvalidModel(m, this)
+        is GemKitException.UnsupportedModel -> GemmaException.UnsupportedModel(m, this)
+        is GemKitException.InvalidArgument -> GemmaException.InvalidArgument(m, this)
+        is GemKitException.ContextFull -> {
+            val numbers = CONTEXT_FULL.find(m)?.groupValues
+            GemmaException.ContextFull(numbers?.get(1)?.toIntOrNull() ?: -1, numbers?.get(2)?.toIntOrNull() ?: -1, m, this)
+        }
+        is GemKitException.OutOfMemory -> GemmaException.OutOfMemory(m, this)
+        is GemKitException.Busy -> GemmaException.Busy(m, this)
+        is GemKitException.InvalidChatFile -> GemmaException.InvalidChatFile(m, this)
+        is GemKitException.Internal -> GemmaException.Internal(m, this)
+    }
+}
+
+/** Runs a call into the bindings, turning their exceptions into [GemmaException]. */
+internal inline fun <T> gemma(call: () -> T): T = try {
+    call()
+} catch (e: GemKitException) {
+    throw e.toGemma()
+} catch (e: InternalException) {
+    // UniFFI's own: a panic that escaped the bindings' guard, or a broken FFI contract.
+    throw GemmaException.Internal(e.message ?: e.toString(), e)
+}
