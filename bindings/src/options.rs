@@ -1,7 +1,7 @@
 //! What an app asks for: load, chat and generation options, each field defaulted in Kotlin and
 //! Swift so that `EngineOptions()` or `GenerateOptions(maxTokens = 64u)` is a whole request.
-//! Defaults that are plain numbers repeat the core's (the seeded-generation tests of both
-//! languages compare with the CLI, which takes the core's); an enum field is optional, `null` /
+//! Defaults that are plain numbers repeat the core's (a test below reads them back from UniFFI's
+//! metadata and compares them with the core's defaults); an enum field is optional, `null` /
 //! `nil` meaning the core's choice, since UniFFI's proc-macros have no enum default literal.
 
 /// How to load a model. Unset fields take the core's default.
@@ -187,5 +187,119 @@ impl From<GenerateOptions> for gemkit::GenerateOptions {
                 WhenBusy::Fail => gemkit::WhenBusy::Fail,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The defaults the generated Kotlin and Swift constructors carry are the literals in the
+    //! `#[uniffi(default = ...)]` attributes above, which UniFFI compiles into metadata. Read
+    //! them back from there and check that a record built only from them is the core's default.
+    use std::collections::HashMap;
+
+    use uniffi_meta::{DefaultValueMetadata, LiteralMetadata, Metadata};
+
+    use super::*;
+
+    /// Each field's declared default; fails if a field has none (the foreign constructor could
+    /// not be called without it).
+    fn defaults(meta: &[u8]) -> HashMap<String, DefaultValueMetadata> {
+        let Metadata::Record(record) = uniffi_meta::read_metadata(meta).unwrap() else {
+            panic!("not a record's metadata");
+        };
+        record
+            .fields
+            .into_iter()
+            .map(|f| match f.default {
+                Some(d) => (f.name, d),
+                None => panic!("{}.{} has no default", record.name, f.name),
+            })
+            .collect()
+    }
+
+    fn literal(d: &HashMap<String, DefaultValueMetadata>, field: &str) -> LiteralMetadata {
+        match &d[field] {
+            DefaultValueMetadata::Literal(l) => l.clone(),
+            DefaultValueMetadata::Default => panic!("{field}: not a literal"),
+        }
+    }
+
+    fn uint(d: &HashMap<String, DefaultValueMetadata>, field: &str) -> u64 {
+        match literal(d, field) {
+            LiteralMetadata::UInt(v, ..) => v,
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+
+    fn float(d: &HashMap<String, DefaultValueMetadata>, field: &str) -> f32 {
+        match literal(d, field) {
+            LiteralMetadata::Float(v, _) => v.parse().unwrap(),
+            other => panic!("{field}: {other:?}"),
+        }
+    }
+
+    fn none(d: &HashMap<String, DefaultValueMetadata>, field: &str) {
+        assert_eq!(literal(d, field), LiteralMetadata::None, "{field}");
+    }
+
+    #[test]
+    fn the_generated_constructors_defaults_are_the_cores() {
+        let s = defaults(&UNIFFI_META_GEMKIT_FFI_RECORD_SAMPLING);
+        let g = defaults(&UNIFFI_META_GEMKIT_FFI_RECORD_GENERATEOPTIONS);
+        assert_eq!(literal(&g, "stop"), LiteralMetadata::EmptySequence);
+        none(&g, "when_busy");
+        // `sampling`'s default is Sampling's own constructor, checked through `s`.
+        assert_eq!(g["sampling"], DefaultValueMetadata::Default);
+        let generate = GenerateOptions {
+            max_tokens: uint(&g, "max_tokens") as u32,
+            sampling: Sampling {
+                temperature: float(&s, "temperature"),
+                top_k: uint(&s, "top_k") as u32,
+                top_p: float(&s, "top_p"),
+                min_p: float(&s, "min_p"),
+                repetition_penalty: float(&s, "repetition_penalty"),
+                repetition_window: uint(&s, "repetition_window") as u32,
+                seed: uint(&s, "seed"),
+            },
+            stop: Vec::new(),
+            when_busy: None,
+        };
+        assert_eq!(
+            format!("{:?}", gemkit::GenerateOptions::from(generate)),
+            format!("{:?}", gemkit::GenerateOptions::default())
+        );
+
+        let e = defaults(&UNIFFI_META_GEMKIT_FFI_RECORD_ENGINEOPTIONS);
+        for field in [
+            "context_length",
+            "threads",
+            "kv_type",
+            "precision",
+            "prefill_chunk",
+            "tokenizer_json",
+            "memory_budget",
+        ] {
+            none(&e, field);
+        }
+        assert_eq!(
+            literal(&e, "fit_context_to_budget"),
+            LiteralMetadata::Boolean(false)
+        );
+        assert_eq!(
+            format!("{:?}", gemkit::ModelOptions::from(EngineOptions::default())),
+            format!("{:?}", gemkit::ModelOptions::default())
+        );
+
+        let c = defaults(&UNIFFI_META_GEMKIT_FFI_RECORD_CHATOPTIONS);
+        none(&c, "system");
+        none(&c, "context_full");
+        let chat = ChatOptions {
+            system: None,
+            context_full: None,
+        };
+        assert_eq!(
+            format!("{:?}", gemkit::ChatOptions::from(chat)),
+            format!("{:?}", gemkit::ChatOptions::default())
+        );
     }
 }
