@@ -13,14 +13,11 @@ prepare_swift_package
 swift_mounts+=("$model")
 
 # The chroot shares the host's network, so the server is on the host's loopback.
-coproc fault_server { exec python3 "$repo/scripts/fault-server.py" --port 0 --file "gemma.gguf=$model"; }
-server_pid=$fault_server_PID
-trap 'kill "$server_pid"' EXIT
-read -r fault_server_url <&"${fault_server[0]}"
+start_fault_server "gemma.gguf=$model"
 
 # The chroot starts with an empty environment: pass the model, the Rust CLI's results, the server.
 reference_env "$model"
-run_env=(GEMKIT_MODEL="$model" GEMKIT_FAULT_SERVER="$fault_server_url" LD_LIBRARY_PATH="$target/release")
+run_env=(GEMKIT_MODEL="$model" GEMKIT_FAULT_SERVER="$GEMKIT_FAULT_SERVER" LD_LIBRARY_PATH="$target/release")
 for name in "${!GEMKIT_SEEDED_@}"; do run_env+=("$name=${!name}"); done
 
 mkdir -p "$swift_build"
