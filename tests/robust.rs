@@ -1,13 +1,14 @@
 //! A misbehaving app never breaks a chat (issue 13): a listener that panics at any piece, one
 //! that waits on its own request, a chat dropped while its request waits in the queue. After
-//! each, the chat's next greedy turn equals a twin chat's that never saw the trouble.
+//! each, the chat's next greedy turn equals a twin chat's that never saw the trouble. And an app
+//! that sends again the moment it has its reply is not told the model is busy.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use gemkit::{CancelToken, Chat, ChatOptions, Engine, FinishReason, GenerationHandle};
-use gemkit::{Listener, ModelOptions, Reply};
+use gemkit::{Listener, ModelOptions, Reply, WhenBusy};
 
 use crate::chat::{engine, greedy_options, send};
 use crate::engine::{collect, Collect};
@@ -220,4 +221,46 @@ impl Listener for GatedCollect {
     fn on_finish(self: Box<Self>, result: gemkit::Result<Reply>) {
         Box::new(self.inner).on_finish(result)
     }
+}
+
+/// Hands the reply over, then takes a while to return from `on_finish`, as a wrapper does while
+/// it closes its stream after resuming the app.
+struct SlowToReturn(mpsc::Sender<FinishReason>);
+
+impl Listener for SlowToReturn {
+    fn on_text(&mut self, _: &str) -> bool {
+        true
+    }
+
+    fn on_finish(self: Box<Self>, result: gemkit::Result<Reply>) {
+        let _ = self.0.send(result.unwrap().finish_reason);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_request_sent_the_moment_the_last_reply_arrives_is_not_busy() {
+    let engine = engine(ModelOptions::default());
+    let chat = engine.new_chat(&ChatOptions::default()).unwrap();
+    let fail_fast = gemkit::GenerateOptions {
+        when_busy: WhenBusy::Fail,
+        ..greedy_options(2)
+    };
+    let (tx, rx) = mpsc::channel();
+    let _first = chat
+        .send_async("Hi", &fail_fast, Box::new(SlowToReturn(tx)))
+        .unwrap();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(120)).unwrap(),
+        FinishReason::Length
+    );
+    // The first listener is still in `on_finish`: its request is over all the same.
+    let (tx, rx) = mpsc::channel();
+    let _second = chat
+        .send_async("Again", &fail_fast, Box::new(SlowToReturn(tx)))
+        .expect("the previous request had finished");
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(120)).unwrap(),
+        FinishReason::Length
+    );
 }

@@ -25,7 +25,7 @@ type Job = Box<dyn FnOnce() + Send>;
 
 pub(crate) struct Worker {
     jobs: Sender<Job>,
-    /// Jobs submitted and not yet finished.
+    /// Requests submitted whose result does not exist yet.
     queued: Arc<AtomicUsize>,
     /// The worker thread's id, so a handle can refuse to be waited on from it.
     thread: ThreadId,
@@ -35,7 +35,6 @@ impl Worker {
     pub fn start() -> Result<Worker> {
         let (jobs, receiver) = channel::<Job>();
         let queued = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&queued);
         // The thread owns only the receiver: when the engine (and its sender) is dropped, the
         // loop ends after the jobs already queued.
         let thread = std::thread::Builder::new()
@@ -43,7 +42,6 @@ impl Worker {
             .spawn(move || {
                 for job in receiver {
                     job();
-                    counter.fetch_sub(1, Ordering::AcqRel);
                 }
             })
             .map_err(|e| Error::InvalidArgument(format!("cannot start the model's thread: {e}")))?
@@ -76,7 +74,8 @@ impl Worker {
         };
         let cancel = handle.cancel.clone();
         let done = Arc::clone(&handle.done);
-        self.queued.fetch_add(1, Ordering::AcqRel);
+        let queued = Arc::clone(&self.queued);
+        queued.fetch_add(1, Ordering::AcqRel);
         let job: Job = Box::new(move || {
             let mut listener = listener;
             // A panic (a bug, or a listener that panics) must not take the thread down with the
@@ -89,6 +88,9 @@ impl Worker {
                 })
             }))
             .unwrap_or_else(|_| Err(Error::Internal("the request panicked".into())));
+            // The request is over once its result exists: an app that sends again from
+            // `on_finish`, or the moment it has the reply, must not be told the model is busy.
+            queued.fetch_sub(1, Ordering::AcqRel);
             if panic::catch_unwind(AssertUnwindSafe(|| listener.on_finish(result))).is_err() {
                 log::error!("a listener panicked in on_finish");
             }
