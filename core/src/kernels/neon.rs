@@ -50,40 +50,38 @@ unsafe fn sdot(mut acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
     acc
 }
 
-/// Wraps a body generic over `<T: Tier, K, const N: usize>` into the two entry points.
+/// Wraps a body generic over `<T: Tier, K, const N: usize>` into the two entry points, one per
+/// tier. A `decode` function given after the activation type takes the one-activation-row
+/// products (decode's) for all the weight rows at once.
 macro_rules! neon_entry {
-    ($neon:ident, $dot:ident, $body:ident :: <$kind:ty>, $act:ty) => {
+    ($neon:ident, $dot:ident, $($rest:tt)*) => {
+        neon_entry!(@tier $neon, Neon, "neon", $($rest)*);
+        neon_entry!(@tier $dot, Dotprod, "neon,dotprod", $($rest)*);
+    };
+    (@tier $name:ident, $tier:ty, $features:literal, $body:ident :: <$kind:ty>, $act:ty
+        $(, decode: $decode:ident)?) => {
         /// # Safety
-        /// NEON must be available and the sizes valid per `check`.
-        #[target_feature(enable = "neon")]
-        pub(super) unsafe fn $neon(w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
+        #[doc = concat!("The CPU must have `", $features, "` and the sizes be valid per `check`.")]
+        #[target_feature(enable = $features)]
+        pub(super) unsafe fn $name(w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
+            $(if xs.len() == 1 {
+                return $decode::<$tier, $kind>(w, xs[0], out);
+            })?
             each_row(w, xs, out, |w, out| match xs.len() {
-                1 => $body::<Neon, $kind, 1>(w, xs, out),
-                2 => $body::<Neon, $kind, 2>(w, xs, out),
-                3 => $body::<Neon, $kind, 3>(w, xs, out),
-                _ => $body::<Neon, $kind, 4>(w, xs, out),
-            })
-        }
-
-        /// # Safety
-        /// NEON and the dot-product extension must be available and the sizes valid.
-        #[target_feature(enable = "neon,dotprod")]
-        pub(super) unsafe fn $dot(w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
-            each_row(w, xs, out, |w, out| match xs.len() {
-                1 => $body::<Dotprod, $kind, 1>(w, xs, out),
-                2 => $body::<Dotprod, $kind, 2>(w, xs, out),
-                3 => $body::<Dotprod, $kind, 3>(w, xs, out),
-                _ => $body::<Dotprod, $kind, 4>(w, xs, out),
+                1 => $body::<$tier, $kind, 1>(w, xs, out),
+                2 => $body::<$tier, $kind, 2>(w, xs, out),
+                3 => $body::<$tier, $kind, 3>(w, xs, out),
+                _ => $body::<$tier, $kind, 4>(w, xs, out),
             })
         }
     };
 }
 
-neon_entry!(q4_0_neon, q4_0_dotprod, blocks::<Q4_0>, BlockQ8_0);
+neon_entry!(q4_0_neon, q4_0_dotprod, blocks::<Q4_0>, BlockQ8_0, decode: decode);
 neon_entry!(q4_1_neon, q4_1_dotprod, blocks::<Q4_1>, BlockQ8_0);
-neon_entry!(q5_0_neon, q5_0_dotprod, blocks::<Q5_0>, BlockQ8_0);
+neon_entry!(q5_0_neon, q5_0_dotprod, blocks::<Q5_0>, BlockQ8_0, decode: decode);
 neon_entry!(q5_1_neon, q5_1_dotprod, blocks::<Q5_1>, BlockQ8_0);
-neon_entry!(q8_0_neon, q8_0_dotprod, blocks::<Q8_0>, BlockQ8_0);
+neon_entry!(q8_0_neon, q8_0_dotprod, blocks::<Q8_0>, BlockQ8_0, decode: decode);
 
 #[inline(always)]
 pub(super) unsafe fn u16_at(p: *const u8) -> u16 {
@@ -98,8 +96,12 @@ pub(super) trait Block32 {
     unsafe fn quants(p: *const u8) -> (int8x16_t, int8x16_t);
 }
 
-/// Each block's quants meet each activation row: `d·dy·Σq·y (+ m·dy·Σy)`. Two accumulators
-/// per row hide the FMA latency.
+/// One weight row against N ≤ 4 activation rows, each in a lane: `Σ_b d·dy·Σq·y (+ m·dy·Σy)`.
+///
+/// The work after the dot products is done once per block for all N rows: their integer sums
+/// are reduced into one vector (lane r = activation row r, see [`Running`]), converted once and
+/// scaled by one vector of `d·dy`. Lane r does the same float operations in the same order
+/// whatever N is, and as [`rows4`] does for a weight row, so every path gives the same bits.
 #[inline(always)]
 unsafe fn blocks<T: Tier, B: Block32, const N: usize>(
     w: &[u8],
@@ -108,48 +110,152 @@ unsafe fn blocks<T: Tier, B: Block32, const N: usize>(
 ) {
     let nb = w.len() / B::BYTES;
     let ys: [*const BlockQ8_0; N] = std::array::from_fn(|r| xs[r].as_ptr());
-    let mut a0 = [vdupq_n_f32(0.0); N];
-    let mut a1 = [vdupq_n_f32(0.0); N];
-    let mut b = 0;
-    while b + 1 < nb {
-        step::<T, B, N>(w.as_ptr(), b, &ys, &mut a0);
-        step::<T, B, N>(w.as_ptr(), b + 1, &ys, &mut a1);
-        b += 2;
+    let (mut dots, mut ysums) = (Running::new(), Running::new());
+    let ones = vdupq_n_s8(1);
+    let mut acc = vdupq_n_f32(0.0);
+    for b in 0..nb {
+        let p = w.as_ptr().add(b * B::BYTES);
+        let (q0, q1) = B::quants(p);
+        let mut dy = [p.cast::<u16>(); 4];
+        for r in 0..N {
+            let y = ys[r].add(b);
+            let (y0, y1) = (
+                vld1q_s8((*y).qs.as_ptr()),
+                vld1q_s8((*y).qs.as_ptr().add(16)),
+            );
+            dots.run[r] = T::dot(T::dot(dots.run[r], q0, y0), q1, y1);
+            if B::AFFINE {
+                ysums.run[r] = T::dot(T::dot(ysums.run[r], ones, y0), ones, y1);
+            }
+            dy[r] = std::ptr::addr_of!((*y).d).cast::<u16>();
+        }
+        let dy = f16x4_at(dy);
+        let dw = f16x4_to_f32(vld1_dup_u16(p.cast::<u16>()));
+        acc = vfmaq_f32(acc, dots.block(), vmulq_f32(dw, dy));
+        if B::AFFINE {
+            let m = f16x4_to_f32(vld1_dup_u16(p.add(2).cast::<u16>()));
+            acc = vfmaq_f32(acc, ysums.block(), vmulq_f32(m, dy));
+        }
     }
-    if b < nb {
-        step::<T, B, N>(w.as_ptr(), b, &ys, &mut a0);
+    let mut lanes = [0f32; 4];
+    vst1q_f32(lanes.as_mut_ptr(), acc);
+    out[..N].copy_from_slice(&lanes[..N]);
+}
+
+/// Four rows' integer dot products, run over a whole row and never reset: a block's sums are
+/// the reduced totals after it minus those before it (exact, as i32 arithmetic wraps), one
+/// subtraction where resetting the four accumulators would take four.
+struct Running {
+    run: [int32x4_t; 4],
+    before: int32x4_t,
+}
+
+impl Running {
+    #[inline(always)]
+    unsafe fn new() -> Running {
+        Running {
+            run: [vdupq_n_s32(0); 4],
+            before: vdupq_n_s32(0),
+        }
     }
-    for r in 0..N {
-        out[r] = vaddvq_f32(vaddq_f32(a0[r], a1[r]));
+
+    /// The last block's sums as f32, lane r for row r.
+    #[inline(always)]
+    unsafe fn block(&mut self) -> float32x4_t {
+        let after = lanes_of(&self.run);
+        let sums = vsubq_s32(after, self.before);
+        self.before = after;
+        vcvtq_f32_s32(sums)
     }
 }
 
+/// The four rows' i32 vectors reduced to one, lane r the sum of row r's lanes.
 #[inline(always)]
-unsafe fn step<T: Tier, B: Block32, const N: usize>(
-    w: *const u8,
-    b: usize,
-    ys: &[*const BlockQ8_0; N],
-    acc: &mut [float32x4_t; N],
+pub(super) unsafe fn lanes_of(v: &[int32x4_t; 4]) -> int32x4_t {
+    vpaddq_s32(vpaddq_s32(v[0], v[1]), vpaddq_s32(v[2], v[3]))
+}
+
+/// The f16s at four addresses (2-byte aligned), as f32 lanes.
+#[inline(always)]
+unsafe fn f16x4_at(p: [*const u16; 4]) -> float32x4_t {
+    let h = vld1_lane_u16::<0>(p[0], vdup_n_u16(0));
+    let h = vld1_lane_u16::<1>(p[1], h);
+    let h = vld1_lane_u16::<2>(p[2], h);
+    f16x4_to_f32(vld1_lane_u16::<3>(p[3], h))
+}
+
+/// Decode's product for the types without a min (Q4_0, Q5_0, Q8_0): the weight rows of `w`
+/// against one activation row, four rows a pass ([`rows4`]).
+#[inline(always)]
+unsafe fn decode<T: Tier, B: Block32>(w: &[u8], ys: &[BlockQ8_0], out: &mut [f32]) {
+    debug_assert!(!B::AFFINE);
+    in_fours(
+        w,
+        out,
+        |w, row_bytes| rows4::<T, B>(w, row_bytes, ys),
+        |w, out| blocks::<T, B, 1>(w, &[ys], out),
+    )
+}
+
+/// Decode's loop over the weight rows of `w` (one output each): `four` takes four rows a pass
+/// (their first byte and the row length) and returns their dots, `one` takes the last few.
+#[inline(always)]
+pub(super) unsafe fn in_fours(
+    w: &[u8],
+    out: &mut [f32],
+    four: impl Fn(*const u8, usize) -> float32x4_t,
+    mut one: impl FnMut(&[u8], &mut [f32]),
 ) {
-    let p = w.add(b * B::BYTES);
-    let (q0, q1) = B::quants(p);
-    let dw = f16_to_f32(u16_at(p));
-    for r in 0..N {
-        let y = ys[r].add(b);
-        let (y0, y1) = (
-            vld1q_s8((*y).qs.as_ptr()),
-            vld1q_s8((*y).qs.as_ptr().add(16)),
+    let row_bytes = w.len() / out.len();
+    let whole = out.len() / 4 * 4;
+    for r in (0..whole).step_by(4) {
+        vst1q_f32(
+            out.as_mut_ptr().add(r),
+            four(w.as_ptr().add(r * row_bytes), row_bytes),
         );
-        let dy = f16_to_f32((*y).d.to_bits());
-        let dot = T::dot(T::dot(vdupq_n_s32(0), q0, y0), q1, y1);
-        acc[r] = vfmaq_n_f32(acc[r], vcvtq_f32_s32(dot), dw * dy);
-        if B::AFFINE {
-            let ones = vdupq_n_s8(1);
-            let sum = T::dot(T::dot(vdupq_n_s32(0), ones, y0), ones, y1);
-            let m = f16_to_f32(u16_at(p.add(2)));
-            acc[r] = vfmaq_n_f32(acc[r], vcvtq_f32_s32(sum), m * dy);
-        }
     }
+    for r in whole..out.len() {
+        one(&w[r * row_bytes..(r + 1) * row_bytes], &mut out[r..r + 1]);
+    }
+}
+
+/// Four weight rows against one activation row, each in a lane, as [`blocks`] does with
+/// activation rows: each activation block is loaded once for the four weight rows.
+#[inline(always)]
+unsafe fn rows4<T: Tier, B: Block32>(
+    w: *const u8,
+    row_bytes: usize,
+    ys: &[BlockQ8_0],
+) -> float32x4_t {
+    let mut dots = Running::new();
+    let mut acc = vdupq_n_f32(0.0);
+    for (b, y) in ys.iter().enumerate() {
+        let p: [*const u8; 4] = std::array::from_fn(|r| w.add(r * row_bytes + b * B::BYTES));
+        let (y0, y1) = (vld1q_s8(y.qs.as_ptr()), vld1q_s8(y.qs.as_ptr().add(16)));
+        for r in 0..4 {
+            let (q0, q1) = B::quants(p[r]);
+            dots.run[r] = T::dot(T::dot(dots.run[r], q0, y0), q1, y1);
+        }
+        // Each block starts with its f16 scale.
+        let dw = f16x4_at(p.map(|p| p.cast::<u16>()));
+        let dy = f16x4_to_f32(vld1_dup_u16(std::ptr::addr_of!(y.d).cast::<u16>()));
+        acc = vfmaq_f32(acc, dots.block(), vmulq_f32(dw, dy));
+    }
+    acc
+}
+
+/// Four f16 (as bits) to f32 with `fcvtl`, which every aarch64 CPU has (FEAT_FP16 only adds
+/// f16 arithmetic); `asm!` because Rust's f16 vector types are not stable.
+#[inline(always)]
+unsafe fn f16x4_to_f32(h: uint16x4_t) -> float32x4_t {
+    let f: float32x4_t;
+    core::arch::asm!(
+        "fcvtl {f:v}.4s, {h:v}.4h",
+        f = out(vreg) f,
+        h = in(vreg) h,
+        options(pure, nomem, nostack, preserves_flags)
+    );
+    f
 }
 
 /// The nibbles of 16 bytes: (low nibbles, high nibbles).
@@ -159,18 +265,19 @@ unsafe fn nibbles(p: *const u8) -> (uint8x16_t, uint8x16_t) {
     (vandq_u8(v, vdupq_n_u8(0xF)), vshrq_n_u8::<4>(v))
 }
 
-/// Bytes 0x10 where bit `i` of `qh` is set, for i in 0..16 and 16..32.
+/// Bytes 0xFF where bit `i` of the u32 `qh` at `p` is set, else 0, for i in 0..16 and 16..32.
+/// Reads 16 bytes at `p` (the block's quants follow `qh`).
 #[inline(always)]
-unsafe fn fifth_bits(qh: u32) -> (uint8x16_t, uint8x16_t) {
-    // Byte i takes byte i/8 of `qh` and keeps its bit i%8, moved to bit 4.
-    let v = vreinterpretq_u8_u32(vdupq_n_u32(qh));
+unsafe fn fifth_bits(p: *const u8) -> (uint8x16_t, uint8x16_t) {
+    // Byte i takes byte i/8 of `qh` and tests its bit i%8; the lookup is also the broadcast.
+    let v = vld1q_u8(p);
     let idx_lo = vcombine_u8(vdup_n_u8(0), vdup_n_u8(1));
     let idx_hi = vcombine_u8(vdup_n_u8(2), vdup_n_u8(3));
     let bit = vreinterpretq_u8_u64(vdupq_n_u64(0x8040_2010_0804_0201));
-    let lo = vtstq_u8(vqtbl1q_u8(v, idx_lo), bit);
-    let hi = vtstq_u8(vqtbl1q_u8(v, idx_hi), bit);
-    let sixteen = vdupq_n_u8(0x10);
-    (vandq_u8(lo, sixteen), vandq_u8(hi, sixteen))
+    (
+        vtstq_u8(vqtbl1q_u8(v, idx_lo), bit),
+        vtstq_u8(vqtbl1q_u8(v, idx_hi), bit),
+    )
 }
 
 /// Q4_0: `d | qs[16]`, weight = nibble − 8.
@@ -209,11 +316,12 @@ impl Block32 for Q5_0 {
     #[inline(always)]
     unsafe fn quants(p: *const u8) -> (int8x16_t, int8x16_t) {
         let (lo, hi) = nibbles(p.add(6));
-        let (b0, b1) = fifth_bits(p.add(2).cast::<u32>().read_unaligned());
-        let sixteen = vdupq_n_s8(16);
+        let (b0, b1) = fifth_bits(p.add(2));
+        // (nibble | bit·16) − 16 = nibble + (bit ? 0 : −16): two operations, not three.
+        let minus16 = vdupq_n_u8(0xF0);
         (
-            vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(lo, b0)), sixteen),
-            vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(hi, b1)), sixteen),
+            vreinterpretq_s8_u8(vaddq_u8(lo, vbicq_u8(minus16, b0))),
+            vreinterpretq_s8_u8(vaddq_u8(hi, vbicq_u8(minus16, b1))),
         )
     }
 }
@@ -226,10 +334,11 @@ impl Block32 for Q5_1 {
     #[inline(always)]
     unsafe fn quants(p: *const u8) -> (int8x16_t, int8x16_t) {
         let (lo, hi) = nibbles(p.add(8));
-        let (b0, b1) = fifth_bits(p.add(4).cast::<u32>().read_unaligned());
+        let (b0, b1) = fifth_bits(p.add(4));
+        let sixteen = vdupq_n_u8(0x10);
         (
-            vreinterpretq_s8_u8(vorrq_u8(lo, b0)),
-            vreinterpretq_s8_u8(vorrq_u8(hi, b1)),
+            vreinterpretq_s8_u8(vorrq_u8(lo, vandq_u8(b0, sixteen))),
+            vreinterpretq_s8_u8(vorrq_u8(hi, vandq_u8(b1, sixteen))),
         )
     }
 }

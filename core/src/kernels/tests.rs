@@ -625,3 +625,39 @@ fn several_weight_rows_in_one_call_equal_one_row_at_a_time() {
         }
     }
 }
+
+/// Decode's shape: one activation row against many weight rows in one call, which the NEON
+/// kernels take four rows a pass (so 4k + 3 rows run both that path and the leftover one),
+/// against the scalar kernel row by row, on rows of one block, a few and many.
+#[test]
+fn one_activation_row_against_many_weight_rows_matches_scalar() {
+    let rows = 7;
+    for w in ALL {
+        let mut rng = Rng::new(w as u64 + 400);
+        for n in [w.block_len(), 3 * w.block_len(), 2048] {
+            let weights: Vec<Vec<u8>> = (0..rows).map(|_| w.random_row(n, &mut rng)).collect();
+            let all = weights.concat();
+            let act = Act::new(w, &random_x(n, &mut rng));
+            for isa in Isa::available() {
+                let mut got = [f32::NAN; 7];
+                dot(isa, w, &all, &[&act], &mut got);
+                for (r, row) in weights.iter().enumerate() {
+                    let mut want = [0f32];
+                    dot(Isa::Scalar, w, row, &[&act], &mut want);
+                    let (deq, xf) = (candle_ref(w, row, &act, n).1, act.dequantize());
+                    let scale: f64 = deq
+                        .iter()
+                        .zip(&xf)
+                        .map(|(a, b)| (*a as f64 * *b as f64).abs())
+                        .sum();
+                    close(
+                        got[r],
+                        want[0] as f64,
+                        scale,
+                        &format!("{w:?} n={n} {isa:?} row {r} of {rows}"),
+                    );
+                }
+            }
+        }
+    }
+}
