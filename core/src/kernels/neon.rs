@@ -336,6 +336,113 @@ impl Block32 for Q5_0 {
             vreinterpretq_s8_u8(vaddq_u8(hi, vbicq_u8(minus16, b1))),
         )
     }
+    #[inline(always)]
+    unsafe fn four_rows<T: Tier>(w: *const u8, row_bytes: usize, ys: &[BlockQ8_0]) -> float32x4_t {
+        if T::SDOT {
+            q5_0_rows4_sdot(w, row_bytes, ys)
+        } else {
+            rows4::<T, Self>(w, row_bytes, ys)
+        }
+    }
+}
+
+/// One Q5_0 row's block in [`q5_0_rows4_sdot`]: its scale into lane `$lane` of `dw`, `qh`
+/// broadcast for the lookup, the quants decoded as `Q5_0::quants` does, two sdots into `$r`.
+macro_rules! q5_0_row {
+    ($p:literal, $lane:literal, $r:literal) => {
+        concat!(
+            "ld1 {{{dw:v}.h}}[",
+            $lane,
+            "], [{",
+            $p,
+            "}], #2\n",
+            "ld1r {{{h:v}.4s}}, [{",
+            $p,
+            "}], #4\n",
+            "ldr {q:q}, [{",
+            $p,
+            "}], #16\n",
+            "and {lo:v}.16b, {q:v}.16b, {low:v}.16b\n",
+            "ushr {hi:v}.16b, {q:v}.16b, #4\n",
+            "tbl {t0:v}.16b, {{{h:v}.16b}}, {idx_lo:v}.16b\n",
+            "tbl {t1:v}.16b, {{{h:v}.16b}}, {idx_hi:v}.16b\n",
+            "cmtst {t0:v}.16b, {t0:v}.16b, {bit:v}.16b\n",
+            "cmtst {t1:v}.16b, {t1:v}.16b, {bit:v}.16b\n",
+            "bic {t0:v}.16b, {minus16:v}.16b, {t0:v}.16b\n",
+            "bic {t1:v}.16b, {minus16:v}.16b, {t1:v}.16b\n",
+            "add {lo:v}.16b, {lo:v}.16b, {t0:v}.16b\n",
+            "add {hi:v}.16b, {hi:v}.16b, {t1:v}.16b\n",
+            "sdot {",
+            $r,
+            ":v}.4s, {lo:v}.16b, {y0:v}.16b\n",
+            "sdot {",
+            $r,
+            ":v}.4s, {hi:v}.16b, {y1:v}.16b\n",
+        )
+    };
+}
+
+/// [`rows4`] for Q5_0 with `sdot`, written out as [`q8_0_rows4_sdot`] is (Q5_0 holds most of
+/// the 270M's layers): about 18.5 instructions a row and block instead of 19.5, all loads
+/// post-indexed, the same operations in the same order as `rows4`.
+#[inline]
+#[target_feature(enable = "neon,dotprod")]
+unsafe fn q5_0_rows4_sdot(w: *const u8, row_bytes: usize, ys: &[BlockQ8_0]) -> float32x4_t {
+    let mut acc = vdupq_n_f32(0.0);
+    if ys.is_empty() {
+        return acc;
+    }
+    let zero = vdupq_n_s32(0);
+    core::arch::asm!(
+        "2:",
+        "ld1r {{{dy:v}.4h}}, [{y}], #2",
+        "ldp {y0:q}, {y1:q}, [{y}], #32",
+        q5_0_row!("p0", "0", "r0"),
+        q5_0_row!("p1", "1", "r1"),
+        q5_0_row!("p2", "2", "r2"),
+        q5_0_row!("p3", "3", "r3"),
+        "addp {lo:v}.4s, {r0:v}.4s, {r1:v}.4s",
+        "addp {hi:v}.4s, {r2:v}.4s, {r3:v}.4s",
+        "addp {lo:v}.4s, {lo:v}.4s, {hi:v}.4s",
+        "sub {hi:v}.4s, {lo:v}.4s, {before:v}.4s",
+        "mov {before:v}.16b, {lo:v}.16b",
+        "scvtf {hi:v}.4s, {hi:v}.4s",
+        "fcvtl {dw:v}.4s, {dw:v}.4h",
+        "fcvtl {dy:v}.4s, {dy:v}.4h",
+        "fmul {dw:v}.4s, {dw:v}.4s, {dy:v}.4s",
+        "fmla {acc:v}.4s, {hi:v}.4s, {dw:v}.4s",
+        "subs {n}, {n}, #1",
+        "b.ne 2b",
+        y = inout(reg) ys.as_ptr() => _,
+        p0 = inout(reg) w => _,
+        p1 = inout(reg) w.add(row_bytes) => _,
+        p2 = inout(reg) w.add(2 * row_bytes) => _,
+        p3 = inout(reg) w.add(3 * row_bytes) => _,
+        n = inout(reg) ys.len() => _,
+        acc = inout(vreg) acc,
+        before = inout(vreg) zero => _,
+        r0 = inout(vreg) zero => _,
+        r1 = inout(vreg) zero => _,
+        r2 = inout(vreg) zero => _,
+        r3 = inout(vreg) zero => _,
+        low = in(vreg) vdupq_n_u8(0x0F),
+        minus16 = in(vreg) vdupq_n_u8(0xF0),
+        idx_lo = in(vreg) vcombine_u8(vdup_n_u8(0), vdup_n_u8(1)),
+        idx_hi = in(vreg) vcombine_u8(vdup_n_u8(2), vdup_n_u8(3)),
+        bit = in(vreg) vdupq_n_u64(0x8040_2010_0804_0201),
+        dy = out(vreg) _,
+        dw = out(vreg) _,
+        y0 = out(vreg) _,
+        y1 = out(vreg) _,
+        h = out(vreg) _,
+        q = out(vreg) _,
+        lo = out(vreg) _,
+        hi = out(vreg) _,
+        t0 = out(vreg) _,
+        t1 = out(vreg) _,
+        options(nostack, readonly)
+    );
+    acc
 }
 
 /// Q5_1: `d | m | qh (u32) | qs[16]`, weight = d·(nibble | bit·16) + m.
