@@ -87,6 +87,130 @@ neon_entry!(q5_0_neon, q5_0_dotprod, blocks::<Q5_0>, BlockQ8_0, decode: decode);
 neon_entry!(q5_1_neon, q5_1_dotprod, blocks::<Q5_1>, BlockQ8_0);
 neon_entry!(q8_0_neon, q8_0_dotprod, blocks::<Q8_0>, BlockQ8_0, decode: decode);
 
+/// The i8mm entry points: decode (one activation row) as with dotprod; with more activation
+/// rows, weight rows in pairs against them with `smmla` ([`pair`]), a last odd row with sdot.
+macro_rules! i8mm_entry {
+    ($($name:ident: $kind:ty),*) => {$(
+        /// # Safety
+        /// The CPU must have `neon,dotprod,i8mm` and the sizes be valid per `check`.
+        #[target_feature(enable = "neon,dotprod,i8mm")]
+        pub(super) unsafe fn $name(w: &[u8], xs: &[&[BlockQ8_0]], out: &mut [f32]) {
+            match xs.len() {
+                1 => decode::<Dotprod, $kind>(w, xs[0], out),
+                2 => pairs::<$kind, 2>(w, xs, out),
+                3 => pairs::<$kind, 3>(w, xs, out),
+                _ => pairs::<$kind, 4>(w, xs, out),
+            }
+        }
+    )*};
+}
+
+i8mm_entry!(q4_0_i8mm: Q4_0, q5_0_i8mm: Q5_0, q8_0_i8mm: Q8_0);
+
+/// The weight rows of `w` two at a time against N ≥ 2 activation rows (`out[i·N + j]`).
+#[inline(always)]
+unsafe fn pairs<B: Block32, const N: usize>(w: &[u8], xs: &[&[BlockQ8_0]], out: &mut [f32]) {
+    let rows = out.len() / N;
+    let row_bytes = w.len() / rows;
+    for r in (0..rows).step_by(2) {
+        let o = &mut out[r * N..];
+        if r + 1 < rows {
+            pair::<B, N>(w.as_ptr().add(r * row_bytes), row_bytes, xs, o);
+        } else {
+            blocks::<Dotprod, B, N>(&w[r * row_bytes..], xs, o);
+        }
+    }
+}
+
+/// Two weight rows against N ≥ 2 activation rows with `smmla`, which multiplies a 2×8 block
+/// of each (weight rows by activation rows) into four i32 lanes: (w0,t0), (w0,t1), (w1,t0),
+/// (w1,t1). Lane by lane the same float operations in the same order as [`blocks`], so the
+/// same bits as the dotprod kernels.
+#[inline(always)]
+unsafe fn pair<B: Block32, const N: usize>(
+    w: *const u8,
+    row_bytes: usize,
+    xs: &[&[BlockQ8_0]],
+    out: &mut [f32],
+) {
+    let nb = row_bytes / B::BYTES;
+    // Activation rows in pairs; a missing fourth (or third) repeats the last, its lanes unused.
+    let ys: [*const BlockQ8_0; 4] = std::array::from_fn(|j| xs[j.min(N - 1)].as_ptr());
+    let halves = N.div_ceil(2);
+    let (mut run, mut before) = ([vdupq_n_s32(0); 2], [vdupq_n_s32(0); 2]);
+    let mut acc = [vdupq_n_f32(0.0); 2];
+    for b in 0..nb {
+        let (p0, p1) = (w.add(b * B::BYTES), w.add(row_bytes + b * B::BYTES));
+        let (a0, a1) = B::quants(p0);
+        let (c0, c1) = B::quants(p1);
+        let wk = [
+            zip_lo(a0, c0),
+            zip_hi(a0, c0),
+            zip_lo(a1, c1),
+            zip_hi(a1, c1),
+        ];
+        let dw = f16x4_at([p0, p0, p1, p1].map(|p| p.cast::<u16>()));
+        for k in 0..halves {
+            let (ya, yb) = (ys[2 * k].add(b), ys[2 * k + 1].add(b));
+            let (ya0, ya1) = ((*ya).qs.as_ptr(), (*ya).qs.as_ptr().add(16));
+            let (yb0, yb1) = ((*yb).qs.as_ptr(), (*yb).qs.as_ptr().add(16));
+            let (ya0, ya1, yb0, yb1) = (vld1q_s8(ya0), vld1q_s8(ya1), vld1q_s8(yb0), vld1q_s8(yb1));
+            let yk = [
+                zip_lo(ya0, yb0),
+                zip_hi(ya0, yb0),
+                zip_lo(ya1, yb1),
+                zip_hi(ya1, yb1),
+            ];
+            for c in 0..4 {
+                run[k] = smmla(run[k], wk[c], yk[c]);
+            }
+            let sums = vsubq_s32(run[k], before[k]);
+            before[k] = run[k];
+            let (da, db) = (
+                std::ptr::addr_of!((*ya).d).cast::<u16>(),
+                std::ptr::addr_of!((*yb).d).cast::<u16>(),
+            );
+            let dy = f16x4_at([da, db, da, db]);
+            acc[k] = vfmaq_f32(acc[k], vcvtq_f32_s32(sums), vmulq_f32(dw, dy));
+        }
+    }
+    for k in 0..halves {
+        let mut lanes = [0f32; 4];
+        vst1q_f32(lanes.as_mut_ptr(), acc[k]);
+        for (l, v) in lanes.into_iter().enumerate() {
+            let (i, j) = (l / 2, 2 * k + l % 2);
+            if j < N {
+                out[i * N + j] = v;
+            }
+        }
+    }
+}
+
+/// The low (high) 8 bytes of `a` and of `b`, side by side: one 2×8 operand of `smmla`.
+#[inline(always)]
+unsafe fn zip_lo(a: int8x16_t, b: int8x16_t) -> int8x16_t {
+    vreinterpretq_s8_s64(vzip1q_s64(vreinterpretq_s64_s8(a), vreinterpretq_s64_s8(b)))
+}
+
+#[inline(always)]
+unsafe fn zip_hi(a: int8x16_t, b: int8x16_t) -> int8x16_t {
+    vreinterpretq_s8_s64(vzip2q_s64(vreinterpretq_s64_s8(a), vreinterpretq_s64_s8(b)))
+}
+
+/// `smmla acc.4s, a.16b, b.16b`: only reachable from `i8mm` entry points.
+#[inline]
+#[target_feature(enable = "i8mm")]
+unsafe fn smmla(mut acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
+    core::arch::asm!(
+        "smmla {acc:v}.4s, {a:v}.16b, {b:v}.16b",
+        acc = inout(vreg) acc,
+        a = in(vreg) a,
+        b = in(vreg) b,
+        options(pure, nomem, nostack, preserves_flags)
+    );
+    acc
+}
+
 #[inline(always)]
 pub(super) unsafe fn u16_at(p: *const u8) -> u16 {
     p.cast::<u16>().read_unaligned()

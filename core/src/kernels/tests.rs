@@ -610,17 +610,25 @@ fn several_weight_rows_in_one_call_equal_one_row_at_a_time() {
         let n = 2 * w.block_len();
         let rows: Vec<Vec<u8>> = (0..5).map(|_| w.random_row(n, &mut rng)).collect();
         let all: Vec<u8> = rows.concat();
-        let acts: Vec<Act> = (0..2)
+        let acts: Vec<Act> = (0..4)
             .map(|_| Act::new(w, &random_x(n, &mut rng)))
             .collect();
-        let xs: Vec<&Act> = acts.iter().collect();
-        for isa in Isa::available() {
-            let mut together = [f32::NAN; 10];
-            dot(isa, w, &all, &xs, &mut together);
-            for (r, row) in rows.iter().enumerate() {
-                let mut one = [f32::NAN; 2];
-                dot(isa, w, row, &xs, &mut one);
-                assert_eq!(together[2 * r..2 * r + 2], one, "{w:?} {isa:?} row {r}");
+        // Two to four activation rows: prefill's shapes, which i8mm takes two weight rows at a
+        // time (so five rows are two pairs and a last row alone).
+        for count in 2..=4 {
+            let xs: Vec<&Act> = acts[..count].iter().collect();
+            for isa in Isa::available() {
+                let mut together = [f32::NAN; 20];
+                dot(isa, w, &all, &xs, &mut together[..5 * count]);
+                for (r, row) in rows.iter().enumerate() {
+                    let mut one = [f32::NAN; 4];
+                    dot(isa, w, row, &xs, &mut one[..count]);
+                    assert_eq!(
+                        together[count * r..count * (r + 1)],
+                        one[..count],
+                        "{w:?} {isa:?} row {r}, {count} activation rows"
+                    );
+                }
             }
         }
     }
