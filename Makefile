@@ -4,7 +4,7 @@ CARGO ?= cargo
 PROMPT ?= The three most useful things to pack for a day of hiking are
 GEMKIT := target/release/gemkit
 
-.PHONY: demo test test-deps test-checked fuzz model build bench bench-deps bench-bindings bench-bindings-swift bindings test-bindings check-mobile
+.PHONY: demo test test-deps test-checked fuzz model build bench bench-deps bench-bindings bench-bindings-swift bench-arm bindings test-bindings check-mobile
 
 model:
 	@scripts/fetch-model.sh >/dev/null
@@ -59,6 +59,11 @@ bench-bindings: bindings
 # Decode tok/s through a Swift TokenListener beside the Rust CLI's, alternately, medians of 3.
 bench-bindings-swift: bindings
 	scripts/bench-bindings-swift.sh
+
+# aarch64 instructions per prefill and decode token, GemKit against llama.cpp, counted under
+# qemu-user on -cpu max, cortex-a76 and cortex-a53 (CPUS); table in ~/.cache/gemkit/arm/results/report.md.
+bench-arm: model
+	scripts/bench-arm.sh
 
 # The host library and its generated Kotlin and Swift, with what building and testing them needs.
 bindings: model

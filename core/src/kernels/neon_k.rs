@@ -9,13 +9,13 @@
 use std::arch::aarch64::*;
 
 use super::blocks::*;
-use super::neon::{u16_at, Dotprod, Neon, Tier};
+use super::neon::{in_fours, lanes_of, u16_at, Dotprod, Neon, Tier};
 
-neon_entry!(q2k_neon, q2k_dotprod, k_blocks::<Q2K>, BlockQ8K);
-neon_entry!(q3k_neon, q3k_dotprod, k_blocks::<Q3K>, BlockQ8K);
-neon_entry!(q4k_neon, q4k_dotprod, k_blocks::<Q4K>, BlockQ8K);
-neon_entry!(q5k_neon, q5k_dotprod, k_blocks::<Q5K>, BlockQ8K);
-neon_entry!(q6k_neon, q6k_dotprod, k_blocks::<Q6K>, BlockQ8K);
+neon_entry!(q2k_neon, q2k_dotprod, k_blocks::<Q2K>, BlockQ8K, decode: k_decode);
+neon_entry!(q3k_neon, q3k_dotprod, k_blocks::<Q3K>, BlockQ8K, decode: k_decode);
+neon_entry!(q4k_neon, q4k_dotprod, k_blocks::<Q4K>, BlockQ8K, decode: k_decode);
+neon_entry!(q5k_neon, q5k_dotprod, k_blocks::<Q5K>, BlockQ8K, decode: k_decode);
+neon_entry!(q6k_neon, q6k_dotprod, k_blocks::<Q6K>, BlockQ8K, decode: k_decode);
 
 /// A super-block decoded for [`k_blocks`].
 struct Super {
@@ -27,13 +27,18 @@ struct Super {
     dmin: f32,
 }
 
-/// A K-quant type: super-block size, decoding, and whether it has a min term.
+/// A K-quant type: super-block size, decoding, whether it has a min term, and whether the
+/// 16-groups share their scale in pairs (32-element sub-blocks).
 trait KQuant {
     const BYTES: usize;
     const HAS_MIN: bool;
+    const PAIRED: bool;
     unsafe fn decode(p: *const u8) -> Super;
 }
 
+/// One weight row against N ≤ 4 activation rows, each in a lane (as in `neon::blocks`): the
+/// rows' integer sums and min terms are reduced into one vector each, so the float work of a
+/// super-block is done once for the N rows, in the same order as [`k_rows4`] does it.
 #[inline(always)]
 unsafe fn k_blocks<T: Tier, K: KQuant, const N: usize>(
     w: &[u8],
@@ -42,32 +47,116 @@ unsafe fn k_blocks<T: Tier, K: KQuant, const N: usize>(
 ) {
     let nb = w.len() / K::BYTES;
     let ys: [*const BlockQ8K; N] = std::array::from_fn(|r| xs[r].as_ptr());
-    let mut acc = [0f32; N];
+    let mut acc = vdupq_n_f32(0.0);
     for b in 0..nb {
         let s = K::decode(w.as_ptr().add(b * K::BYTES));
+        let (mut sums, mut mins) = ([vdupq_n_s32(0); 4], [vdupq_n_s32(0); 4]);
+        let mut dy = [0f32; 4];
         for r in 0..N {
             let y = &*ys[r].add(b);
-            let mut isum = [vdupq_n_s32(0); 2];
-            for g in 0..16 {
-                let dot = T::dot(vdupq_n_s32(0), s.q[g], vld1q_s8(y.qs.as_ptr().add(16 * g)));
-                isum[g % 2] = vmlaq_n_s32(isum[g % 2], dot, s.scale[g]);
-            }
-            let mut total = s.d * y.d * vaddvq_s32(vaddq_s32(isum[0], isum[1])) as f32;
+            sums[r] = scaled_dot::<T, K>(&s, y);
             if K::HAS_MIN {
-                let (b0, b1) = (
-                    vld1q_s16(y.bsums.as_ptr()),
-                    vld1q_s16(y.bsums.as_ptr().add(8)),
-                );
-                let m = vmull_s16(vget_low_s16(b0), vget_low_s16(s.min[0]));
-                let m = vmlal_high_s16(m, b0, s.min[0]);
-                let m = vmlal_s16(m, vget_low_s16(b1), vget_low_s16(s.min[1]));
-                let m = vmlal_high_s16(m, b1, s.min[1]);
-                total -= s.dmin * y.d * vaddvq_s32(m) as f32;
+                mins[r] = min_dot(&s, y);
             }
-            acc[r] += total;
+            dy[r] = y.d;
+        }
+        let dy = vld1q_f32(dy.as_ptr());
+        acc = vfmaq_f32(acc, vcvtq_f32_s32(lanes_of(&sums)), vmulq_n_f32(dy, s.d));
+        if K::HAS_MIN {
+            acc = vfmsq_f32(acc, vcvtq_f32_s32(lanes_of(&mins)), vmulq_n_f32(dy, s.dmin));
         }
     }
-    out[..N].copy_from_slice(&acc);
+    let mut lanes = [0f32; 4];
+    vst1q_f32(lanes.as_mut_ptr(), acc);
+    out[..N].copy_from_slice(&lanes[..N]);
+}
+
+/// `Σ_g scale[g]·Σ q·y` of one super-block and its activations, spread over four lanes.
+#[inline(always)]
+unsafe fn scaled_dot<T: Tier, K: KQuant>(s: &Super, y: &BlockQ8K) -> int32x4_t {
+    let yq = |g: usize| vld1q_s8(y.qs.as_ptr().add(16 * g));
+    let mut isum = [vdupq_n_s32(0); 2];
+    if K::PAIRED {
+        // One dot per 32-element sub-block, one multiply by its scale.
+        for j in 0..8 {
+            let dot = T::dot(
+                T::dot(vdupq_n_s32(0), s.q[2 * j], yq(2 * j)),
+                s.q[2 * j + 1],
+                yq(2 * j + 1),
+            );
+            isum[j % 2] = vmlaq_n_s32(isum[j % 2], dot, s.scale[2 * j]);
+        }
+    } else {
+        for g in 0..16 {
+            let dot = T::dot(vdupq_n_s32(0), s.q[g], yq(g));
+            isum[g % 2] = vmlaq_n_s32(isum[g % 2], dot, s.scale[g]);
+        }
+    }
+    vaddq_s32(isum[0], isum[1])
+}
+
+/// `Σ_g min[g]·bsums[g]`, spread over four lanes.
+#[inline(always)]
+unsafe fn min_dot(s: &Super, y: &BlockQ8K) -> int32x4_t {
+    let (b0, b1) = (
+        vld1q_s16(y.bsums.as_ptr()),
+        vld1q_s16(y.bsums.as_ptr().add(8)),
+    );
+    let m = vmull_s16(vget_low_s16(b0), vget_low_s16(s.min[0]));
+    let m = vmlal_high_s16(m, b0, s.min[0]);
+    let m = vmlal_s16(m, vget_low_s16(b1), vget_low_s16(s.min[1]));
+    vmlal_high_s16(m, b1, s.min[1])
+}
+
+/// Decode's product: the weight rows of `w` against one activation row, four rows a pass
+/// ([`k_rows4`]).
+#[inline(always)]
+unsafe fn k_decode<T: Tier, K: KQuant>(w: &[u8], ys: &[BlockQ8K], out: &mut [f32]) {
+    if !T::SDOT {
+        // Without sdot the four rows' decoded quants and products do not fit the registers
+        // (measured: 20% more instructions from spills), so one row at a time.
+        return each_row(w, &[ys], out, |w, out| k_blocks::<T, K, 1>(w, &[ys], out));
+    }
+    in_fours(
+        w,
+        out,
+        |w, row_bytes| k_rows4::<T, K>(w, row_bytes, ys),
+        |w, out| k_blocks::<T, K, 1>(w, &[ys], out),
+    )
+}
+
+/// Four weight rows against one activation row; lane r of the result is row r's dot. The
+/// rows' integer sums (and min terms) are reduced into one vector each, so the float work of a
+/// super-block is done once for the four rows.
+#[inline(always)]
+unsafe fn k_rows4<T: Tier, K: KQuant>(
+    w: *const u8,
+    row_bytes: usize,
+    ys: &[BlockQ8K],
+) -> float32x4_t {
+    let mut acc = vdupq_n_f32(0.0);
+    for (b, y) in ys.iter().enumerate() {
+        let mut sums = [vdupq_n_s32(0); 4];
+        let mut mins = [vdupq_n_s32(0); 4];
+        let (mut d, mut dmin) = ([0f32; 4], [0f32; 4]);
+        for r in 0..4 {
+            let s = K::decode(w.add(r * row_bytes + b * K::BYTES));
+            sums[r] = scaled_dot::<T, K>(&s, y);
+            d[r] = s.d;
+            if K::HAS_MIN {
+                mins[r] = min_dot(&s, y);
+                dmin[r] = s.dmin;
+            }
+        }
+        let dy = vdupq_n_f32(y.d);
+        let sums = vcvtq_f32_s32(lanes_of(&sums));
+        acc = vfmaq_f32(acc, sums, vmulq_f32(vld1q_f32(d.as_ptr()), dy));
+        if K::HAS_MIN {
+            let mins = vcvtq_f32_s32(lanes_of(&mins));
+            acc = vfmsq_f32(acc, mins, vmulq_f32(vld1q_f32(dmin.as_ptr()), dy));
+        }
+    }
+    acc
 }
 
 #[inline(always)]
@@ -86,6 +175,7 @@ struct Q2K;
 impl KQuant for Q2K {
     const BYTES: usize = Q2K_BYTES;
     const HAS_MIN: bool = true;
+    const PAIRED: bool = false;
     #[inline(always)]
     unsafe fn decode(p: *const u8) -> Super {
         let mut q = [vdupq_n_s8(0); 16];
@@ -120,6 +210,7 @@ struct Q3K;
 impl KQuant for Q3K {
     const BYTES: usize = Q3K_BYTES;
     const HAS_MIN: bool = false;
+    const PAIRED: bool = false;
     #[inline(always)]
     unsafe fn decode(p: *const u8) -> Super {
         let mut q = [vdupq_n_s8(0); 16];
@@ -166,6 +257,7 @@ struct Q4K;
 impl KQuant for Q4K {
     const BYTES: usize = Q4K_BYTES;
     const HAS_MIN: bool = true;
+    const PAIRED: bool = true;
     #[inline(always)]
     unsafe fn decode(p: *const u8) -> Super {
         let mut q = [vdupq_n_s8(0); 16];
@@ -194,6 +286,7 @@ struct Q5K;
 impl KQuant for Q5K {
     const BYTES: usize = Q5K_BYTES;
     const HAS_MIN: bool = true;
+    const PAIRED: bool = true;
     #[inline(always)]
     unsafe fn decode(p: *const u8) -> Super {
         let mut q = [vdupq_n_s8(0); 16];
@@ -232,6 +325,7 @@ struct Q6K;
 impl KQuant for Q6K {
     const BYTES: usize = Q6K_BYTES;
     const HAS_MIN: bool = false;
+    const PAIRED: bool = false;
     #[inline(always)]
     unsafe fn decode(p: *const u8) -> Super {
         let mut q = [vdupq_n_s8(0); 16];

@@ -26,9 +26,20 @@ pub enum RowKernel {
     Supers(RowFn<BlockQ8K>),
 }
 
+/// The last of one or two paths: a type's i8mm kernel where it has one, else its dotprod one.
+#[cfg(target_arch = "aarch64")]
+macro_rules! last {
+    ($a:path) => {
+        $a
+    };
+    ($a:path, $b:path) => {
+        $b
+    };
+}
+
 macro_rules! kernels {
     ($($(#[$doc:meta])* $mod:ident :: $dtype:ident, $with:ident, $act:ty, $variant:ident, $bytes:expr,
-       x86: $avx2:path, $vnni:path; arm: $neon:path, $dotprod:path;)*) => {
+       x86: $avx2:path, $vnni:path; arm: $neon:path, $dotprod:path $(, $i8mm:path)?;)*) => {
         $(
             mod $mod {
                 use super::*;
@@ -43,7 +54,9 @@ macro_rules! kernels {
                         #[cfg(target_arch = "aarch64")]
                         Isa::Neon => $neon,
                         #[cfg(target_arch = "aarch64")]
-                        Isa::NeonDotprod | Isa::NeonI8mm => $dotprod,
+                        Isa::NeonDotprod => $dotprod,
+                        #[cfg(target_arch = "aarch64")]
+                        Isa::NeonI8mm => last!($dotprod $(, $i8mm)?),
                         _ => portable,
                     }
                 }
@@ -78,19 +91,19 @@ macro_rules! kernels {
 kernels! {
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q4_0 weight rows and n = `xs.len()` (18-byte blocks).
     dot_q4_0::Q4_0, dot_q4_0_with, BlockQ8_0, Blocks, Q4_0_BYTES,
-        x86: x86::q4_0_avx2, x86_512::q4_0_vnni; arm: neon::q4_0_neon, neon::q4_0_dotprod;
+        x86: x86::q4_0_avx2, x86_512::q4_0_vnni; arm: neon::q4_0_neon, neon::q4_0_dotprod, neon::q4_0_i8mm;
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q4_1 weight rows and n = `xs.len()` (20-byte blocks), Q8_0 activations.
     dot_q4_1::Q4_1, dot_q4_1_with, BlockQ8_0, Blocks, Q4_1_BYTES,
         x86: x86::q4_1_avx2, x86::q4_1_vnni; arm: neon::q4_1_neon, neon::q4_1_dotprod;
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q5_0 weight rows and n = `xs.len()` (22-byte blocks).
     dot_q5_0::Q5_0, dot_q5_0_with, BlockQ8_0, Blocks, Q5_0_BYTES,
-        x86: x86::q5_0_avx2, x86_512::q5_0_vnni; arm: neon::q5_0_neon, neon::q5_0_dotprod;
+        x86: x86::q5_0_avx2, x86_512::q5_0_vnni; arm: neon::q5_0_neon, neon::q5_0_dotprod, neon::q5_0_i8mm;
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q5_1 weight rows and n = `xs.len()` (24-byte blocks), Q8_0 activations.
     dot_q5_1::Q5_1, dot_q5_1_with, BlockQ8_0, Blocks, Q5_1_BYTES,
         x86: x86::q5_1_avx2, x86::q5_1_vnni; arm: neon::q5_1_neon, neon::q5_1_dotprod;
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q8_0 weight rows and n = `xs.len()` (34-byte blocks).
     dot_q8_0::Q8_0, dot_q8_0_with, BlockQ8_0, Blocks, Q8_0_BYTES,
-        x86: x86::q8_0_avx2, x86_512::q8_0_vnni; arm: neon::q8_0_neon, neon::q8_0_dotprod;
+        x86: x86::q8_0_avx2, x86_512::q8_0_vnni; arm: neon::q8_0_neon, neon::q8_0_dotprod, neon::q8_0_i8mm;
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q2_K weight rows and n = `xs.len()` (84-byte super-blocks).
     dot_q2k::Q2K, dot_q2k_with, BlockQ8K, Supers, Q2K_BYTES,
         x86: x86_k::q2k_avx2, x86_k::q2k_vnni; arm: neon_k::q2k_neon, neon_k::q2k_dotprod;

@@ -610,17 +610,61 @@ fn several_weight_rows_in_one_call_equal_one_row_at_a_time() {
         let n = 2 * w.block_len();
         let rows: Vec<Vec<u8>> = (0..5).map(|_| w.random_row(n, &mut rng)).collect();
         let all: Vec<u8> = rows.concat();
-        let acts: Vec<Act> = (0..2)
+        let acts: Vec<Act> = (0..4)
             .map(|_| Act::new(w, &random_x(n, &mut rng)))
             .collect();
-        let xs: Vec<&Act> = acts.iter().collect();
-        for isa in Isa::available() {
-            let mut together = [f32::NAN; 10];
-            dot(isa, w, &all, &xs, &mut together);
-            for (r, row) in rows.iter().enumerate() {
-                let mut one = [f32::NAN; 2];
-                dot(isa, w, row, &xs, &mut one);
-                assert_eq!(together[2 * r..2 * r + 2], one, "{w:?} {isa:?} row {r}");
+        // Two to four activation rows: prefill's shapes, which i8mm takes two weight rows at a
+        // time (so five rows are two pairs and a last row alone).
+        for count in 2..=4 {
+            let xs: Vec<&Act> = acts[..count].iter().collect();
+            for isa in Isa::available() {
+                let mut together = [f32::NAN; 20];
+                dot(isa, w, &all, &xs, &mut together[..5 * count]);
+                for (r, row) in rows.iter().enumerate() {
+                    let mut one = [f32::NAN; 4];
+                    dot(isa, w, row, &xs, &mut one[..count]);
+                    assert_eq!(
+                        together[count * r..count * (r + 1)],
+                        one[..count],
+                        "{w:?} {isa:?} row {r}, {count} activation rows"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Decode's shape: one activation row against many weight rows in one call, which the NEON
+/// kernels take four rows a pass (so 4k + 3 rows run both that path and the leftover one),
+/// against the scalar kernel row by row, on rows of one block, a few and many.
+#[test]
+fn one_activation_row_against_many_weight_rows_matches_scalar() {
+    let rows = 7;
+    for w in ALL {
+        let mut rng = Rng::new(w as u64 + 400);
+        for n in [w.block_len(), 3 * w.block_len(), 2048] {
+            let weights: Vec<Vec<u8>> = (0..rows).map(|_| w.random_row(n, &mut rng)).collect();
+            let all = weights.concat();
+            let act = Act::new(w, &random_x(n, &mut rng));
+            for isa in Isa::available() {
+                let mut got = [f32::NAN; 7];
+                dot(isa, w, &all, &[&act], &mut got);
+                for (r, row) in weights.iter().enumerate() {
+                    let mut want = [0f32];
+                    dot(Isa::Scalar, w, row, &[&act], &mut want);
+                    let (deq, xf) = (candle_ref(w, row, &act, n).1, act.dequantize());
+                    let scale: f64 = deq
+                        .iter()
+                        .zip(&xf)
+                        .map(|(a, b)| (*a as f64 * *b as f64).abs())
+                        .sum();
+                    close(
+                        got[r],
+                        want[0] as f64,
+                        scale,
+                        &format!("{w:?} n={n} {isa:?} row {r} of {rows}"),
+                    );
+                }
             }
         }
     }

@@ -431,20 +431,23 @@ impl<'a> QMatrix<'a> {
         pool.run(chunks.count(), &|task| {
             let row_range = chunks.range(task);
             for (tile_index, tile) in xq.chunks(TOKEN_TILE * act_len).enumerate() {
-                for r in row_range.clone() {
-                    let wr = &self.data[r * row_bytes..(r + 1) * row_bytes];
+                // Two weight rows a call, which the i8mm kernels multiply together.
+                for r in row_range.clone().step_by(2) {
+                    let pair = (row_range.end - r).min(2);
+                    let wr = &self.data[r * row_bytes..(r + pair) * row_bytes];
                     for (group_index, group) in tile.chunks(4 * act_len).enumerate() {
                         let mut xs: [&[A]; 4] = [&[]; 4];
                         let count = group.len() / act_len;
                         for (slot, xr) in xs.iter_mut().zip(group.chunks_exact(act_len)) {
                             *slot = xr;
                         }
-                        let mut dots = [0f32; 4];
-                        dot(wr, &xs[..count], &mut dots[..count]);
+                        let mut dots = [0f32; 8];
+                        dot(wr, &xs[..count], &mut dots[..pair * count]);
                         let t0 = tile_index * TOKEN_TILE + group_index * 4;
-                        for (j, d) in dots[..count].iter().enumerate() {
+                        for (k, d) in dots[..pair * count].iter().enumerate() {
+                            let (i, j) = (k / count, k % count);
                             // SAFETY: each task owns rows r of its range, for every token.
-                            unsafe { out.write((t0 + j) * rows + r, *d) };
+                            unsafe { out.write((t0 + j) * rows + r + i, *d) };
                         }
                     }
                 }
