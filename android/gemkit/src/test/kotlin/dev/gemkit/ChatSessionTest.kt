@@ -3,6 +3,7 @@ package dev.gemkit
 import java.io.File
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
+import kotlin.test.assertIs
 import kotlin.test.assertFalse
 import kotlin.test.assertTrue
 import kotlinx.coroutines.CompletableDeferred
@@ -89,6 +90,16 @@ class ChatSessionTest : ModelTestBase() {
                 assertEquals(emptyList(), chat.history())
             }
         }
+    }
+
+    @Test
+    fun `ContextFull's numbers are the engine's fields, not read from its message`() {
+        val e = GemKitException.ContextFull("the context is full", 9000u, 8192u).toGemma()
+        assertIs<GemmaException.ContextFull>(e)
+        assertEquals(9000 to 8192, e.tokens to e.contextSize)
+        assertEquals("the context is full", e.message)
+        val huge = assertIs<GemmaException.ContextFull>(GemKitException.ContextFull("", UInt.MAX_VALUE, 8u).toGemma())
+        assertEquals(Int.MAX_VALUE, huge.tokens) // saturated, never negative
     }
 
     /** Starts collecting a reply and returns once its first event has come. */
