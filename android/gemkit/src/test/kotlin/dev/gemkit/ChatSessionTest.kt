@@ -6,11 +6,6 @@ import kotlin.test.assertFailsWith
 import kotlin.test.assertIs
 import kotlin.test.assertFalse
 import kotlin.test.assertTrue
-import kotlinx.coroutines.CompletableDeferred
-import kotlinx.coroutines.CoroutineScope
-import kotlinx.coroutines.Deferred
-import kotlinx.coroutines.async
-import kotlinx.coroutines.flow.onEach
 import kotlinx.coroutines.flow.toList
 import org.junit.Test
 
@@ -100,13 +95,5 @@ class ChatSessionTest : ModelTestBase() {
         assertEquals("the context is full", e.message)
         val huge = assertIs<GemmaException.ContextFull>(GemKitException.ContextFull("", UInt.MAX_VALUE, 8u).toGemma())
         assertEquals(Int.MAX_VALUE, huge.tokens) // saturated, never negative
-    }
-
-    /** Starts collecting a reply and returns once its first event has come. */
-    private suspend fun CoroutineScope.sendUntilFirstEvent(chat: ChatSession, text: String, options: GenerationOptions): Deferred<List<ChatEvent>> {
-        val started = CompletableDeferred<Unit>()
-        val events = async { chat.send(text, options).onEach { started.complete(Unit) }.toList() }
-        started.await()
-        return events
     }
 }
