@@ -29,11 +29,7 @@ final class MemoryPressureTests: XCTestCase {
     }
 
     func testLowPressureFreesIdleSessionsCachesAndAFreedSessionContinuesAsItsTwin() async throws {
-        let chat = try model.chatSession(system: "Answer in one short sentence.")
-        let twin = try twins.chatSession(system: "Answer in one short sentence.")
-        let first = try await chat.respond(to: "What is rain?", options: greedyGeneration(12))
-        let twinFirst = try await twin.respond(to: "What is rain?", options: greedyGeneration(12))
-        XCTAssertEqual(twinFirst.ids, first.ids)
+        let (chat, twin) = try await twinSessions(system: "Answer in one short sentence.", first: "What is rain?", tokens: 12)
         let before = model.memoryInUse
         let low = try await model.respond(to: .low)
         let released = try XCTUnwrap(low)
@@ -50,11 +46,7 @@ final class MemoryPressureTests: XCTestCase {
     }
 
     func testCriticalPressureUnloadsTheModelAndTheNextSendReloadsItAndContinuesAsTheTwin() async throws {
-        let chat = try model.chatSession()
-        let twin = try twins.chatSession()
-        let first = try await chat.respond(to: "Name a colour.", options: greedyGeneration(8))
-        let twinFirst = try await twin.respond(to: "Name a colour.", options: greedyGeneration(8))
-        XCTAssertEqual(twinFirst.ids, first.ids)
+        let (chat, twin) = try await twinSessions(first: "Name a colour.", tokens: 8)
         let before = model.memoryInUse
         let critical = try await model.respond(to: .critical, reason: "critical pressure")
         let released = try XCTUnwrap(critical)
@@ -110,6 +102,16 @@ final class MemoryPressureTests: XCTestCase {
         XCTAssertEqual("the app's own policy", twins.unloadedReason)
         XCTAssertEqual(0, twins.memoryInUse)
         XCTAssertGreaterThan(released.bytes, 0)
+    }
+
+    /// A session of the model and its twin (of the model with no policy), after the same first turn.
+    private func twinSessions(system: String? = nil, first: String, tokens: Int) async throws -> (ChatSession, ChatSession) {
+        let chat = try model.chatSession(system: system)
+        let twin = try twins.chatSession(system: system)
+        let reply = try await chat.respond(to: first, options: greedyGeneration(tokens))
+        let twinReply = try await twin.respond(to: first, options: greedyGeneration(tokens))
+        XCTAssertEqual(twinReply.ids, reply.ids)
+        return (chat, twin)
     }
 
     /// Starts a reply on `session` and returns once its first event has come; the task gives the reply.

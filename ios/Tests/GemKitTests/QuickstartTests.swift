@@ -31,17 +31,17 @@ final class QuickstartScreen {
 }
 
 final class QuickstartTests: DownloadTestCase {
-    @MainActor
     func testTheREADMEsQuickstartIsThisOneAndItRuns() async throws {
         XCTAssertEqual(try quickstart(in: "ios/Tests/GemKitTests/QuickstartTests.swift", indent: 8), try readmeQuickstart())
 
         let digest = try await server.digest("gemma.gguf")
         let spec = ModelSpec(url: server.url(file: "gemma.gguf"), sha256: digest.sha256, sizeBytes: digest.size, fileName: "gemma.gguf")
-        let screen = QuickstartScreen()
+        let screen = await QuickstartScreen()
         try await screen.quickstart(spec: spec, models: directory)
-        XCTAssertEqual("\(digest.size) bytes", screen.progress)
-        XCTAssert(screen.answer.hasSuffix(" tok/s") && screen.answer.count > 10, screen.answer)
-        XCTAssertFalse(screen.fixed.isEmpty)
+        let (progress, answer, fixed) = await (screen.progress, screen.answer, screen.fixed)
+        XCTAssertEqual("\(digest.size) bytes", progress)
+        XCTAssert(answer.hasSuffix(" tok/s") && answer.count > 10, answer)
+        XCTAssertFalse(fixed.isEmpty)
     }
 
     /// The repository's root, four levels above this file (scripts/test-swift.sh mounts the README
