@@ -10,7 +10,7 @@ source "$(dirname "$0")/bindings-env.sh"
 
 model="$(realpath "${GEMKIT_MODEL:-$("$repo/scripts/fetch-model.sh")}")"
 prepare_swift_package
-swift_mounts+=("$model")
+swift_mounts+=("$model" "$repo/README.md")  # the README: QuickstartTests compares its iOS quickstart
 
 # The chroot shares the host's network, so the server is on the host's loopback.
 start_fault_server "gemma.gguf=$model"

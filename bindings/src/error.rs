@@ -1,70 +1,78 @@
 //! The one error type apps see: a few variants an app can act on, each carrying the core's
-//! one-line message. It is a flat error, so Kotlin's `GemKitException.X.message` and Swift's
-//! `GemKitError.X(message:)` hold exactly that line, never a dump of fields.
+//! one-line message as `reason`, and `ContextFull` its two numbers as well, so that no wrapper
+//! parses text. Swift's `GemKitError.X(reason:)` and Kotlin's `GemKitException.X.reason` hold
+//! exactly that line. The field cannot be called `message`: UniFFI's Kotlin error classes
+//! derive `Throwable.message` from their fields (`reason=…`), and a field of that name would
+//! clash with it.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use gemkit::tokenizer::TokenizerError;
 
+use crate::records::count;
+
 #[derive(Debug, thiserror::Error, uniffi::Error)]
-#[uniffi(flat_error)]
 pub enum GemKitError {
     /// The file cannot be read: missing, no permission, an I/O failure.
-    #[error("{0}")]
-    Io(String),
+    #[error("{reason}")]
+    Io { reason: String },
     /// The file is not a valid GGUF model (corrupt, truncated, inconsistent).
-    #[error("{0}")]
-    InvalidModel(String),
+    #[error("{reason}")]
+    InvalidModel { reason: String },
     /// A valid file that this version cannot run (architecture, tensor type).
-    #[error("{0}")]
-    UnsupportedModel(String),
+    #[error("{reason}")]
+    UnsupportedModel { reason: String },
     /// An option or input out of range: thread count, context length, token id, text size.
-    #[error("{0}")]
-    InvalidArgument(String),
-    /// The tokens do not fit in the context the model was loaded with.
-    #[error("{0}")]
-    ContextFull(String),
+    #[error("{reason}")]
+    InvalidArgument { reason: String },
+    /// The tokens do not fit in the context the model was loaded with: `needed` tokens, and
+    /// the context holds `limit`.
+    #[error("{reason}")]
+    ContextFull { reason: String, needed: u32, limit: u32 },
     /// The memory budget, or the device, has no room for what was asked.
-    #[error("{0}")]
-    OutOfMemory(String),
+    #[error("{reason}")]
+    OutOfMemory { reason: String },
     /// The model or the chat is in use and the caller asked not to wait.
-    #[error("{0}")]
-    Busy(String),
+    #[error("{reason}")]
+    Busy { reason: String },
     /// A saved chat that cannot be restored: damaged, or saved with another model.
-    #[error("{0}")]
-    InvalidChatFile(String),
+    #[error("{reason}")]
+    InvalidChatFile { reason: String },
     /// A bug in GemKit (a caught panic); the message says where.
-    #[error("{0}")]
-    Internal(String),
+    #[error("{reason}")]
+    Internal { reason: String },
 }
 
 impl From<gemkit::Error> for GemKitError {
     fn from(e: gemkit::Error) -> Self {
         use gemkit::Error as E;
-        let message = e.to_string();
+        let reason = e.to_string();
         match e {
-            E::Open { .. } => GemKitError::Io(message),
+            E::Open { .. } | E::Io { .. } => GemKitError::Io { reason },
             E::Gguf(_)
             | E::MissingTensor(_)
             | E::TensorShape { .. }
-            | E::InvalidMetadata { .. } => GemKitError::InvalidModel(message),
-            E::Tokenizer(TokenizerError::TextTooLong(_)) => GemKitError::InvalidArgument(message),
-            E::Tokenizer(_) => GemKitError::InvalidModel(message),
-            E::UnsupportedArchitecture(_) => GemKitError::UnsupportedModel(message),
-            E::InvalidToken { .. } | E::InvalidArgument(_) => GemKitError::InvalidArgument(message),
-            E::ContextFull { .. } => GemKitError::ContextFull(message),
-            E::MemoryBudget { .. } | E::OutOfMemory { .. } => GemKitError::OutOfMemory(message),
-            E::Busy(_) => GemKitError::Busy(message),
-            E::Io { .. } => GemKitError::Io(message),
-            E::InvalidChatFile { .. } => GemKitError::InvalidChatFile(message),
-            E::Internal(_) => GemKitError::Internal(message),
+            | E::InvalidMetadata { .. } => GemKitError::InvalidModel { reason },
+            E::Tokenizer(TokenizerError::TextTooLong(_)) => GemKitError::InvalidArgument { reason },
+            E::Tokenizer(_) => GemKitError::InvalidModel { reason },
+            E::UnsupportedArchitecture(_) => GemKitError::UnsupportedModel { reason },
+            E::InvalidToken { .. } | E::InvalidArgument(_) => GemKitError::InvalidArgument { reason },
+            E::ContextFull { needed, limit } => GemKitError::ContextFull {
+                reason,
+                needed: count(needed),
+                limit: count(limit),
+            },
+            E::MemoryBudget { .. } | E::OutOfMemory { .. } => GemKitError::OutOfMemory { reason },
+            E::Busy(_) => GemKitError::Busy { reason },
+            E::InvalidChatFile { .. } => GemKitError::InvalidChatFile { reason },
+            E::Internal(_) => GemKitError::Internal { reason },
         }
     }
 }
 
 /// What an app's callback ([`crate::TokenListener`], [`crate::Logger`]) may throw. Throwing
 /// anything else counts the same; only the reason is kept, for the log. (`GemKitError` cannot
-/// be the callbacks' error: UniFFI cannot lift a flat error back into Rust.)
+/// be the callbacks' error: it is not meant to come back from an app.)
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum CallbackError {
     #[error("{reason}")]
@@ -87,7 +95,9 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T, GemKitError>) -> Result<T, 
             .copied()
             .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("unknown panic");
-        Err(GemKitError::Internal(format!("internal error: {what}")))
+        Err(GemKitError::Internal {
+            reason: format!("internal error: {what}"),
+        })
     })
 }
 
@@ -96,20 +106,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keeps_the_core_message() {
+    fn keeps_the_core_message_and_the_context_full_numbers() {
         let e = GemKitError::from(gemkit::Error::ContextFull {
             needed: 9000,
             limit: 8192,
         });
-        assert!(matches!(e, GemKitError::ContextFull(_)));
+        match &e {
+            GemKitError::ContextFull {
+                reason,
+                needed,
+                limit,
+            } => {
+                assert_eq!(reason, "context full: needs 9000 tokens, limit 8192");
+                assert_eq!((*needed, *limit), (9000, 8192));
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!(e.to_string(), "context full: needs 9000 tokens, limit 8192");
+        // A count past u32 saturates rather than wrapping to a small, wrong number.
+        let huge = GemKitError::from(gemkit::Error::ContextFull {
+            needed: usize::MAX,
+            limit: 8,
+        });
+        assert!(matches!(huge, GemKitError::ContextFull { needed: u32::MAX, limit: 8, .. }));
     }
 
     #[test]
     fn a_panic_becomes_internal() {
         let r: Result<(), _> = guard(|| panic!("boom {}", 1));
         match r {
-            Err(GemKitError::Internal(m)) => assert_eq!(m, "internal error: boom 1"),
+            Err(GemKitError::Internal { reason }) => assert_eq!(reason, "internal error: boom 1"),
             other => panic!("{other:?}"),
         }
     }

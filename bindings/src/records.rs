@@ -250,6 +250,6 @@ impl From<gemkit::Proofread> for ProofreadResult {
 }
 
 /// Counts from a validated file fit in 32 bits; saturate rather than wrap if one ever does not.
-fn count(n: usize) -> u32 {
+pub(crate) fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }

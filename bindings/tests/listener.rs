@@ -181,8 +181,13 @@ fn a_failed_request_goes_to_on_error_with_the_core_message() {
     let s = stream(&engine, prompt, 4, None);
     assert_eq!(s.text, "");
     match s.last {
-        Call::Error(GemKitError::ContextFull(m)) => {
-            assert_eq!(m, format!("context full: needs {needed} tokens, limit 8"))
+        Call::Error(GemKitError::ContextFull {
+            reason,
+            needed: n,
+            limit,
+        }) => {
+            assert_eq!(reason, format!("context full: needs {needed} tokens, limit 8"));
+            assert_eq!((n as usize, limit), (needed, 8));
         }
         other => panic!("{other:?}"),
     }

@@ -19,7 +19,7 @@ fn tiny() -> String {
 
 fn invalid_argument<T>(result: Result<T, GemKitError>) -> String {
     match result {
-        Err(GemKitError::InvalidArgument(m)) => m,
+        Err(GemKitError::InvalidArgument { reason }) => reason,
         Err(e) => panic!("not InvalidArgument: {e:?}"),
         Ok(_) => panic!("accepted"),
     }

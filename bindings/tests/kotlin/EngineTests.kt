@@ -70,7 +70,7 @@ class EngineTests {
         val e = assertFailsWith<GemKitException.OutOfMemory> {
             Engine.load(modelPath, EngineOptions(memoryBudget = budget))
         }
-        assertEquals("memory budget exceeded: needs ${estimate.anonymousBytes} bytes, $budget available", e.message)
+        assertEquals("memory budget exceeded: needs ${estimate.anonymousBytes} bytes, $budget available", e.reason)
 
         val fitted = EngineOptions(memoryBudget = budget, fitContextToBudget = true)
         val shrunk = estimateMemory(modelPath, fitted)
@@ -80,7 +80,7 @@ class EngineTests {
             engine.newChat().use {
                 // The budget holds the model and one chat.
                 val second = assertFailsWith<GemKitException.OutOfMemory> { engine.newChat(ChatOptions()) }
-                assertTrue(second.message!!.startsWith("memory budget exceeded: needs "), second.message)
+                assertTrue(second.reason.startsWith("memory budget exceeded: needs "), second.reason)
             }
         }
     }

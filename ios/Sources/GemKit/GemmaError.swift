@@ -75,10 +75,8 @@ extension GemmaError {
         case .InvalidModel(let m): self = .invalidModel(m)
         case .UnsupportedModel(let m): self = .unsupportedModel(m)
         case .InvalidArgument(let m): self = .invalidArgument(m)
-        case .ContextFull(let m):
-            // "context full: needs N tokens, limit M": the core's error carries only its message.
-            let numbers = m.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
-            self = .contextFull(tokens: numbers.first ?? 0, contextSize: numbers.dropFirst().first ?? 0)
+        case .ContextFull(_, let needed, let limit):
+            self = .contextFull(tokens: Int(needed), contextSize: Int(limit))
         case .OutOfMemory(let m): self = .outOfMemory(m)
         case .Busy(let m): self = .busy(m)
         case .InvalidChatFile(let m): self = .invalidChatFile(m)

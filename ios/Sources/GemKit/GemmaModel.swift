@@ -5,7 +5,9 @@
 //   GemmaModel                  one loaded model file; its blocking calls run on its own serial queue
 //     static load(from:options:) async throws -> GemmaModel    estimate first, then map the file
 //     static estimate(of:options:) async throws -> MemoryEstimate
-//     info: ModelInfo, estimate: MemoryEstimate, memoryInUse: UInt64
+//     info: ModelInfo, estimate: MemoryEstimate, memoryInUse: UInt64, unloadedReason: String?
+//     releaseMemory(_: MemoryRelease, reason:) async throws -> ReleasedMemory
+//     respond(to: MemoryPressure, reason:) async throws -> ReleasedMemory?   the policy's entry point
 //     chatSession(system:) throws -> ChatSession
 //     chatPrefix(system:) async throws -> ChatPrefix;  chatSession(from: ChatPrefix) throws -> ChatSession
 //     restoreChat(from: URL) async throws -> ChatSession
@@ -13,7 +15,9 @@
 //     textPrefix(_:) async throws -> TextPrefix
 //     proofreader() -> Proofreader
 //   LoadOptions                 contextLength: Int?, threads: Int?, shrinkContextToFit = false,
-//                               availableMemory: () -> UInt64?  (iOS: os_proc_available_memory)
+//                               availableMemory: () -> UInt64?  (iOS: os_proc_available_memory),
+//                               memoryPolicy: MemoryPolicy? = .default  (nil: observe nothing)
+//   MemoryPressure              .hidden, .low, .critical;  MemoryPolicy.default: caches, caches, model
 //   ChatSession                 one conversation (its own KV cache); observable
 //     send(_:options:) -> AsyncThrowingStream<ChatEvent, Error>   ending the stream cancels the reply
 //     respond(to:options:) async throws -> Reply                  task cancellation cancels the reply
@@ -38,18 +42,32 @@ import Foundation
 /// The engine runs one request at a time on its own thread; the model's other blocking work
 /// (loading, prefills, saving, restoring, proofreading) runs on a serial queue of its own, never
 /// on the caller's actor or Swift's cooperative pool.
+///
+/// Memory pressure: while it lives, the model follows `LoadOptions.memoryPolicy` on the system's
+/// signals (the memory warning, entering the background, the memory-pressure source): by default
+/// it frees idle sessions' KV caches (written to the caches directory, under `gemkit`) and
+/// prefixes on a warning or in the background, and unloads the model at critical pressure.
+/// Nothing needs doing afterwards: the next use loads what it needs again, and each session
+/// continues as if nothing had happened. `releaseMemory` does the same on the app's own terms.
 public final class GemmaModel: Sendable {
     let engine: Engine
     private let queue: DispatchQueue
+    /// Releases run one at a time, off the model's queue, so that unloading can cancel a
+    /// proofread running there.
+    private let releaseQueue: DispatchQueue
+    private let policy: MemoryPolicy?
+    private let watch = MemoryPressureWatch()
     public let info: ModelInfo
     /// What the model and one chat were estimated to take before loading (the shrunk context's,
     /// if it was shrunk to fit).
     public let estimate: MemoryEstimate
 
-    private init(engine: Engine, queue: DispatchQueue, estimate: MemoryEstimate) throws {
+    private init(engine: Engine, queue: DispatchQueue, estimate: MemoryEstimate, policy: MemoryPolicy?) throws {
         self.engine = engine
         self.queue = queue
+        releaseQueue = DispatchQueue(label: "\(queue.label).release", qos: .utility)
         self.estimate = estimate
+        self.policy = policy
         info = try engine.info()
     }
 
@@ -69,7 +87,13 @@ public final class GemmaModel: Sendable {
                 estimate = try estimateMemory(path: file.path, options: engineOptions)
             }
             let engine = try Engine.load(path: file.path, options: engineOptions)
-            return try GemmaModel(engine: engine, queue: queue, estimate: estimate)
+            let model = try GemmaModel(engine: engine, queue: queue, estimate: estimate, policy: options.memoryPolicy)
+            if options.memoryPolicy != nil {
+                model.watch.start { [weak model] pressure, reason in
+                    Task { _ = try? await model?.respond(to: pressure, reason: reason) }
+                }
+            }
+            return model
         }
     }
 
@@ -84,6 +108,33 @@ public final class GemmaModel: Sendable {
     /// The app's own (anonymous) memory the model and its live chats, prefixes and requests hold
     /// now; the mapped weights are not counted: the system can drop and reload them.
     public var memoryInUse: UInt64 { engine.memoryInUse() }
+
+    /// Why the model is unloaded (the reason `releaseMemory` was given), or nil while it is
+    /// loaded. An unloaded model loads again on next use.
+    public var unloadedReason: String? { engine.unloadedReason() }
+
+    /// The directory where released sessions' KV caches wait to be read back.
+    static let offloadDirectory: URL = (FileManager.default.urls(for: .cachesDirectory, in: .userDomainMask).first
+        ?? FileManager.default.temporaryDirectory).appendingPathComponent("gemkit", isDirectory: true)
+
+    /// Frees memory now: `.caches` or the whole `.model`, as `MemoryPolicy` describes; `reason` is
+    /// what `unloadedReason` then reports. Returns what was freed (bytes, sessions offloaded,
+    /// prefixes freed, sessions left alone because a reply was being generated in them). With
+    /// `.model` it waits for the running request to stop (one token).
+    public func releaseMemory(_ what: MemoryRelease, reason: String = "released by the app") async throws(GemmaError) -> ReleasedMemory {
+        let engine = engine
+        return try await Self.run(on: releaseQueue) {
+            try engine.releaseMemory(what: what, directory: Self.offloadDirectory.path, reason: reason)
+        }
+    }
+
+    /// What the model does at `pressure` under its `LoadOptions.memoryPolicy`: the release it
+    /// makes, or nil if the policy frees nothing (or there is none). The system's signals call
+    /// it; an app with signals of its own may too.
+    public func respond(to pressure: MemoryPressure, reason: String? = nil) async throws(GemmaError) -> ReleasedMemory? {
+        guard let what = policy?.release(pressure) else { return nil }
+        return try await releaseMemory(what, reason: reason ?? "memory pressure: \(pressure)")
+    }
 
     /// A new conversation, with its own KV cache; `system` opens it (Gemma puts it in the first
     /// user turn).

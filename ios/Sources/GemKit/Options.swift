@@ -16,15 +16,20 @@ public struct LoadOptions: Sendable {
     /// The memory this process may still take, checked against the model's estimate before
     /// loading; nil skips the check. Injectable for tests and for apps that keep a margin.
     public var availableMemory: @Sendable () -> UInt64?
+    /// What the model frees when the system runs short of memory (see `MemoryPolicy`); nil
+    /// observes nothing, for apps that call `GemmaModel.releaseMemory` themselves.
+    public var memoryPolicy: MemoryPolicy?
 
     public init(
         contextLength: Int? = nil, threads: Int? = nil, shrinkContextToFit: Bool = false,
-        availableMemory: @escaping @Sendable () -> UInt64? = LoadOptions.deviceAvailableMemory
+        availableMemory: @escaping @Sendable () -> UInt64? = LoadOptions.deviceAvailableMemory,
+        memoryPolicy: MemoryPolicy? = .default
     ) {
         self.contextLength = contextLength
         self.threads = threads
         self.shrinkContextToFit = shrinkContextToFit
         self.availableMemory = availableMemory
+        self.memoryPolicy = memoryPolicy
     }
 
     /// On iOS, `os_proc_available_memory()`: what this process can allocate before iOS ends it.

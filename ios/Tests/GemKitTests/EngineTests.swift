@@ -72,7 +72,7 @@ final class EngineTests: XCTestCase {
         let budget = estimate.anonymousBytes - 1
         XCTAssertEqual(
             GemKitError.OutOfMemory(
-                message: "memory budget exceeded: needs \(estimate.anonymousBytes) bytes, \(budget) available"),
+                reason: "memory budget exceeded: needs \(estimate.anonymousBytes) bytes, \(budget) available"),
             try expectGemKitError { try loadEngine(EngineOptions(memoryBudget: budget)) })
 
         let fitted = EngineOptions(memoryBudget: budget, fitContextToBudget: true)
@@ -111,7 +111,7 @@ final class EngineTests: XCTestCase {
     func testALoggerThatThrowsLosesTheRecordNotTheCall() throws {
         // GemKitError is the one type UniFFI cannot bring back into Rust.
         let recorder = Recorder(throwing: [
-            Failure(description: "logger failed"), GemKitError.Internal(message: "logger failed"),
+            Failure(description: "logger failed"), GemKitError.Internal(reason: "logger failed"),
         ])
         initLogging(level: .info, logger: recorder)
         defer { initLogging(level: .error, logger: nil) }

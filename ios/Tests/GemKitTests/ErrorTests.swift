@@ -35,12 +35,12 @@ final class ErrorTests: XCTestCase {
     func testIoAMissingFileAnUnwritablePathTheMessageEverywhere() throws {
         let error = try expectGemKitError { try Engine.load(path: "/nonexistent/model.gguf") }
         let message = "cannot open /nonexistent/model.gguf: No such file or directory (os error 2)"
-        XCTAssertEqual(GemKitError.Io(message: message), error)
+        XCTAssertEqual(GemKitError.Io(reason: message), error)
         XCTAssertEqual(message, error.localizedDescription)
         XCTAssertEqual(message, "\(error)")
         let chat = try engine.newChat()
         XCTAssertEqual(
-            GemKitError.Io(message: "/nonexistent/dir/saved.chat: No such file or directory (os error 2)"),
+            GemKitError.Io(reason: "/nonexistent/dir/saved.chat: No such file or directory (os error 2)"),
             try expectGemKitError { try chat.save(path: "/nonexistent/dir/saved.chat") })
     }
 
@@ -58,34 +58,34 @@ final class ErrorTests: XCTestCase {
         try llamaHeader().write(to: URL(fileURLWithPath: llama))
         defer { try? FileManager.default.removeItem(atPath: llama) }
         XCTAssertEqual(
-            GemKitError.UnsupportedModel(message: "unsupported architecture \"llama\" (supported: gemma, gemma2, gemma3)"),
+            GemKitError.UnsupportedModel(reason: "unsupported architecture \"llama\" (supported: gemma, gemma2, gemma3)"),
             try expectGemKitError { try Engine.load(path: llama) })
     }
 
     func testInvalidArgumentOptionsTokenIdsPrefixes() throws {
         XCTAssertEqual(
-            GemKitError.InvalidArgument(message: "invalid argument: threads must be 1 to 256, not 100000"),
+            GemKitError.InvalidArgument(reason: "invalid argument: threads must be 1 to 256, not 100000"),
             try expectGemKitError { try loadEngine(EngineOptions(threads: 100000)) })
         XCTAssertEqual(
             GemKitError.InvalidArgument(
-                message: "invalid argument: context length 1000000 exceeds the 32768 tokens the model was trained with"),
+                reason: "invalid argument: context length 1000000 exceeds the 32768 tokens the model was trained with"),
             try expectGemKitError {
                 try estimateMemory(path: modelPath(), options: EngineOptions(contextLength: 1000000))
             })
         XCTAssertEqual(
-            GemKitError.InvalidArgument(message: "token id 999999 is outside the vocabulary of 262144 tokens"),
+            GemKitError.InvalidArgument(reason: "token id 999999 is outside the vocabulary of 262144 tokens"),
             try expectGemKitError { try engine.detokenize(ids: [2, 999999]) })
         let prefix = try engine.prefix(text: "Once upon a time")
         XCTAssertEqual(
             GemKitError.InvalidArgument(
-                message: "invalid argument: this prefix is for completions; make one with chat_prefix"),
+                reason: "invalid argument: this prefix is for completions; make one with chat_prefix"),
             try expectGemKitError { try engine.newChatFrom(prefix: prefix) })
         let other = try loadEngine(EngineOptions(contextLength: 64))
         let c = Collector()
         let handle = try other.complete(prefix: prefix, prompt: " there", listener: c, options: greedy(4))
         try withExtendedLifetime(handle) {
             XCTAssertEqual(
-                GemKitError.InvalidArgument(message: "invalid argument: the prefix belongs to another engine"),
+                GemKitError.InvalidArgument(reason: "invalid argument: the prefix belongs to another engine"),
                 try c.error())
         }
     }
@@ -97,22 +97,26 @@ final class ErrorTests: XCTestCase {
         let c = Collector()
         let handle = try small.complete(prefix: nil, prompt: prompt, listener: c, options: greedy(4))
         try withExtendedLifetime(handle) {
-            XCTAssertEqual(GemKitError.ContextFull(message: "context full: needs \(needed) tokens, limit 16"), try c.error())
+            XCTAssertEqual(
+                GemKitError.ContextFull(reason: "context full: needs \(needed) tokens, limit 16", needed: UInt32(needed), limit: 16),
+                try c.error())
         }
         let chat = try small.newChat(options: ChatOptions(contextFull: .fail))
         let turn = Collector()
         let turnHandle = try chat.send(message: prompt, listener: turn, options: greedy(4))
         try withExtendedLifetime(turnHandle) {
             let error = try turn.error()
-            guard case .ContextFull(let message) = error else { throw error }
-            XCTAssert(message.hasPrefix("context full: needs ") && message.hasSuffix(" tokens, limit 16"), message)
+            guard case .ContextFull(let reason, let needed, let limit) = error else { throw error }
+            XCTAssertEqual("context full: needs \(needed) tokens, limit 16", reason)
+            XCTAssertEqual(16, limit)
+            XCTAssertGreaterThan(needed, 16)
         }
     }
 
     func testOutOfMemoryABudgetSmallerThanTheModel() throws {
         let error = try expectGemKitError { try loadEngine(EngineOptions(memoryBudget: 1000)) }
         let needed = try estimateMemory(path: modelPath()).anonymousBytes
-        XCTAssertEqual(GemKitError.OutOfMemory(message: "memory budget exceeded: needs \(needed) bytes, 1000 available"), error)
+        XCTAssertEqual(GemKitError.OutOfMemory(reason: "memory budget exceeded: needs \(needed) bytes, 1000 available"), error)
     }
 
     func testBusyFailingFastWhileTheModelWorksAndCallingBackIntoAChatFromItsListener() throws {
@@ -134,14 +138,14 @@ final class ErrorTests: XCTestCase {
         try long.firstText.wait(for: "the poem")
         let failFast = GenerateOptions(maxTokens: 4, whenBusy: .fail)
         XCTAssertEqual(
-            GemKitError.Busy(message: "busy: the model is running another request"),
+            GemKitError.Busy(reason: "busy: the model is running another request"),
             try expectGemKitError { try b.send(message: "Hi", listener: Collector(), options: failFast) })
         handle.cancel()
         release.open()
         _ = try long.reply()
         XCTAssertEqual([
-            GemKitError.Busy(message: "busy: the chat is in use by this thread (a callback called back into it)"),
-            GemKitError.Busy(message: "busy: the model is in use by this thread (a callback called back into it)"),
+            GemKitError.Busy(reason: "busy: the chat is in use by this thread (a callback called back into it)"),
+            GemKitError.Busy(reason: "busy: the model is in use by this thread (a callback called back into it)"),
         ], inside.withLock { $0 })
     }
 
@@ -150,7 +154,7 @@ final class ErrorTests: XCTestCase {
         try "not a chat".write(toFile: bad, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: bad) }
         XCTAssertEqual(
-            GemKitError.InvalidChatFile(message: "invalid chat file \(bad): not a GemKit chat file"),
+            GemKitError.InvalidChatFile(reason: "invalid chat file \(bad): not a GemKit chat file"),
             try expectGemKitError { try engine.restoreChat(path: bad) })
     }
 }

@@ -88,15 +88,16 @@ final class GemmaModelTests: XCTestCase, @unchecked Sendable {
 
     func testEveryEngineErrorMapsToItsCase() {
         let cases: [(GemKitError, GemmaError)] = [
-            (.Io(message: "m"), .io("m")),
-            (.InvalidModel(message: "m"), .invalidModel("m")),
-            (.UnsupportedModel(message: "m"), .unsupportedModel("m")),
-            (.InvalidArgument(message: "m"), .invalidArgument("m")),
-            (.ContextFull(message: "context full: needs 9000 tokens, limit 8192"), .contextFull(tokens: 9000, contextSize: 8192)),
-            (.OutOfMemory(message: "m"), .outOfMemory("m")),
-            (.Busy(message: "m"), .busy("m")),
-            (.InvalidChatFile(message: "m"), .invalidChatFile("m")),
-            (.Internal(message: "m"), .internal("m")),
+            (.Io(reason: "m"), .io("m")),
+            (.InvalidModel(reason: "m"), .invalidModel("m")),
+            (.UnsupportedModel(reason: "m"), .unsupportedModel("m")),
+            (.InvalidArgument(reason: "m"), .invalidArgument("m")),
+            // The numbers are the engine's fields: a message without them maps the same.
+            (.ContextFull(reason: "the context is full", needed: 9000, limit: 8192), .contextFull(tokens: 9000, contextSize: 8192)),
+            (.OutOfMemory(reason: "m"), .outOfMemory("m")),
+            (.Busy(reason: "m"), .busy("m")),
+            (.InvalidChatFile(reason: "m"), .invalidChatFile("m")),
+            (.Internal(reason: "m"), .internal("m")),
         ]
         for (engine, wrapper) in cases {
             XCTAssertEqual(wrapper, GemmaError(engine))

@@ -78,7 +78,7 @@ final class GenerationTests: XCTestCase {
         let thrown: [any Error & Sendable] = [
             Failure(description: "the app gave up"),
             CallbackError.Failed(reason: "the app gave up"),
-            GemKitError.Busy(message: "the app gave up"),
+            GemKitError.Busy(reason: "the app gave up"),
         ]
         for error in thrown {
             let c = Collector(onPiece: { i, _ in if i == 1 { throw error } }, onLast: { throw error })

@@ -23,8 +23,8 @@ sealed class GemmaException(message: String, cause: Throwable? = null) : Excepti
     class InvalidArgument(message: String, cause: Throwable? = null) : GemmaException(message, cause)
 
     /**
-     * The message needs [tokens] tokens and the context holds [contextSize]: start a new
-     * session, or load with a longer context. Both are -1 if the core's message did not say.
+     * The message needs [tokens] tokens and the context holds [contextSize] (the engine's
+     * numbers, not parsed from its message): start a new session, or load with a longer context.
      */
     class ContextFull(val tokens: Int, val contextSize: Int, message: String, cause: Throwable? = null) :
         GemmaException(message, cause)
@@ -56,27 +56,21 @@ sealed class GemmaException(message: String, cause: Throwable? = null) : Excepti
 
 private fun mb(bytes: Long) = "%.1f MB".format(bytes / 1e6)
 
-// The core's ContextFull message, "context full: needs N tokens, limit M" (gemkit::Error).
-private val CONTEXT_FULL = Regex("needs (\\d+) tokens, limit (\\d+)")
-
 /** The wrapper's error for the engine's: the one place the generated exceptions are mapped. */
-internal fun GemKitException.toGemma(): GemmaException {
-    val m = message ?: toString()
-    return when (this) {
-        is GemKitException.Io -> GemmaException.Io(m, this)
-        is GemKitException.InvalidModel -> GemmaException.InvalidModel(m, this)
-        is GemKitException.UnsupportedModel -> GemmaException.UnsupportedModel(m, this)
-        is GemKitException.InvalidArgument -> GemmaException.InvalidArgument(m, this)
-        is GemKitException.ContextFull -> {
-            val numbers = CONTEXT_FULL.find(m)?.groupValues
-            GemmaException.ContextFull(numbers?.get(1)?.toIntOrNull() ?: -1, numbers?.get(2)?.toIntOrNull() ?: -1, m, this)
-        }
-        is GemKitException.OutOfMemory -> GemmaException.OutOfMemory(m, this)
-        is GemKitException.Busy -> GemmaException.Busy(m, this)
-        is GemKitException.InvalidChatFile -> GemmaException.InvalidChatFile(m, this)
-        is GemKitException.Internal -> GemmaException.Internal(m, this)
-    }
+internal fun GemKitException.toGemma(): GemmaException = when (this) {
+    is GemKitException.Io -> GemmaException.Io(reason, this)
+    is GemKitException.InvalidModel -> GemmaException.InvalidModel(reason, this)
+    is GemKitException.UnsupportedModel -> GemmaException.UnsupportedModel(reason, this)
+    is GemKitException.InvalidArgument -> GemmaException.InvalidArgument(reason, this)
+    is GemKitException.ContextFull -> GemmaException.ContextFull(needed.toIntSaturated(), limit.toIntSaturated(), reason, this)
+    is GemKitException.OutOfMemory -> GemmaException.OutOfMemory(reason, this)
+    is GemKitException.Busy -> GemmaException.Busy(reason, this)
+    is GemKitException.InvalidChatFile -> GemmaException.InvalidChatFile(reason, this)
+    is GemKitException.Internal -> GemmaException.Internal(reason, this)
 }
+
+// The engine's counts are u32; past Int.MAX_VALUE they saturate rather than turn negative.
+private fun UInt.toIntSaturated(): Int = coerceAtMost(Int.MAX_VALUE.toUInt()).toInt()
 
 /** Runs a call into the bindings, turning their exceptions into [GemmaException]. */
 internal inline fun <T> gemma(call: () -> T): T = try {

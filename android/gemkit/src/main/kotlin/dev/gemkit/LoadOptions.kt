@@ -16,12 +16,16 @@ import java.io.File
  *   session that does not fit in it fails with [GemmaException.OutOfMemory].
  * @property availableMemory the bytes this app may take now, or null for "unknown"; loading is
  *   checked against it. [deviceAvailableMemory] by default; null skips the check.
+ * @property memoryPolicy what the model frees when the system runs short of memory (see
+ *   [MemoryPolicy]); null registers nothing, for apps that call [GemmaModel.releaseMemory]
+ *   themselves.
  */
 data class LoadOptions(
     val contextLength: Int? = null,
     val threads: Int? = null,
     val shrinkContextToFit: Boolean = false,
     val availableMemory: ((Context) -> Long?)? = ::deviceAvailableMemory,
+    val memoryPolicy: MemoryPolicy? = MemoryPolicy.DEFAULT,
 ) {
     init {
         require(contextLength == null || contextLength > 0) { "contextLength must be positive: $contextLength" }

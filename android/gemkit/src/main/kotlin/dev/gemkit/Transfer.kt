@@ -229,7 +229,7 @@ internal class Transfer(
     } catch (e: IOException) {
         throw DownloadException.FileError(file, e)
     } catch (e: GemKitException) {
-        throw DownloadException.FileError(file, e)
+        throw DownloadException.FileError(file, e.toGemma()) // its message is the engine's line
     }
 
     /** Progress at most every 100 ms or 1% of the file, and at its last byte. */

@@ -3,13 +3,9 @@ package dev.gemkit
 import java.io.File
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
+import kotlin.test.assertIs
 import kotlin.test.assertFalse
 import kotlin.test.assertTrue
-import kotlinx.coroutines.CompletableDeferred
-import kotlinx.coroutines.CoroutineScope
-import kotlinx.coroutines.Deferred
-import kotlinx.coroutines.async
-import kotlinx.coroutines.flow.onEach
 import kotlinx.coroutines.flow.toList
 import org.junit.Test
 
@@ -91,11 +87,13 @@ class ChatSessionTest : ModelTestBase() {
         }
     }
 
-    /** Starts collecting a reply and returns once its first event has come. */
-    private suspend fun CoroutineScope.sendUntilFirstEvent(chat: ChatSession, text: String, options: GenerationOptions): Deferred<List<ChatEvent>> {
-        val started = CompletableDeferred<Unit>()
-        val events = async { chat.send(text, options).onEach { started.complete(Unit) }.toList() }
-        started.await()
-        return events
+    @Test
+    fun `ContextFull's numbers are the engine's fields, not read from its message`() {
+        val e = GemKitException.ContextFull("the context is full", 9000u, 8192u).toGemma()
+        assertIs<GemmaException.ContextFull>(e)
+        assertEquals(9000 to 8192, e.tokens to e.contextSize)
+        assertEquals("the context is full", e.message)
+        val huge = assertIs<GemmaException.ContextFull>(GemKitException.ContextFull("", UInt.MAX_VALUE, 8u).toGemma())
+        assertEquals(Int.MAX_VALUE, huge.tokens) // saturated, never negative
     }
 }

@@ -4,7 +4,12 @@ import android.app.ActivityManager
 import android.content.Context
 import java.io.File
 import kotlin.time.Duration.Companion.seconds
+import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Deferred
+import kotlinx.coroutines.async
+import kotlinx.coroutines.flow.onEach
+import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 import org.junit.After
@@ -45,6 +50,14 @@ abstract class ModelTestBase {
 
     /** Runs [block] to its end; a test that hangs fails instead. (JUnit 4 tests must return Unit.) */
     protected fun blocking(block: suspend CoroutineScope.() -> Unit) = runBlocking { withTimeout(120.seconds) { block() } }
+
+    /** Starts collecting a reply and returns once its first event has come. */
+    protected suspend fun CoroutineScope.sendUntilFirstEvent(chat: ChatSession, text: String, options: GenerationOptions): Deferred<List<ChatEvent>> {
+        val started = CompletableDeferred<Unit>()
+        val events = async { chat.send(text, options).onEach { started.complete(Unit) }.toList() }
+        started.await()
+        return events
+    }
 
     protected companion object {
         const val THRESHOLD = 200_000_000L
