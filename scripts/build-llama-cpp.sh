@@ -7,7 +7,7 @@
 # Layout (GEMKIT_CACHE defaults to ~/.cache/gemkit):
 #   $GEMKIT_CACHE/pip/llama_cpp_python-<version>.tar.gz   the sdist (downloaded if missing)
 #   $GEMKIT_CACHE/llama.cpp/src-<version>/                  unpacked sdist
-#   $GEMKIT_CACHE/llama.cpp/build-<version>/                CMake build (Release, GGML_NATIVE=ON,
+#   $GEMKIT_CACHE/llama.cpp/build-<version>[-noamx]/        CMake build (Release, GGML_NATIVE=ON,
 #                                                           BUILD_SHARED_LIBS=ON); binaries in bin/
 #
 # A second run with everything built is instant: a stamp file records the targets built.
@@ -32,6 +32,15 @@ sdist="$cache/pip/llama_cpp_python-$version.tar.gz"
 root="$cache/llama.cpp"
 src="$root/src-$version"
 build="$root/build-$version"
+# Some VMs advertise AMX (amx_tile in /proc/cpuinfo) without letting a process use it: the
+# -march=native build then dies with SIGILL on its first tile instruction. GemKit uses no AMX
+# and phones have none, so llama.cpp is built without it wherever the CPU advertises it.
+extra_flags=()
+if [ "$(uname -m)" = x86_64 ] && grep -qw amx_tile /proc/cpuinfo 2>/dev/null; then
+  no_amx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+  extra_flags=(-DCMAKE_C_FLAGS="$no_amx" -DCMAKE_CXX_FLAGS="$no_amx")
+  build="$build-noamx"
+fi
 stamp="$build/.gemkit-built"
 
 log() { echo "[build-llama-cpp] $*" >&2; }
@@ -92,7 +101,7 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
     -DLLAMA_BUILD_APP=OFF \
     -DLLAMA_BUILD_UI=OFF \
     -DLLAMA_OPENSSL=OFF \
-    -DCMAKE_BUILD_RPATH_USE_ORIGIN=ON >&2
+    -DCMAKE_BUILD_RPATH_USE_ORIGIN=ON "${extra_flags[@]}" >&2
   if [ -n "${commit:-}" ]; then echo "$commit" > "$build/.gemkit-llama-commit"; fi
 fi
 

@@ -58,8 +58,7 @@ def load_llama_cpp():
     if _L is not None:
         return _L
     BUILD_DIR = build_llama_cpp()
-    version = BUILD_DIR.name[len("build-"):]
-    SRC_DIR = BUILD_DIR.parent / f"src-{version}"
+    SRC_DIR = BUILD_DIR.parent / f"src-{sdist_version()}"
     os.environ["LLAMA_CPP_LIB_PATH"] = str(BUILD_DIR / "bin")
     sys.path.insert(0, str(SRC_DIR))
     import llama_cpp.llama_cpp as L  # noqa: E402
@@ -77,10 +76,15 @@ def load_llama_cpp():
     return L
 
 
+def sdist_version() -> str:
+    """The sdist version in the build dir's name: build-<version>[-noamx]."""
+    return BUILD_DIR.name.removeprefix("build-").removesuffix("-noamx")
+
+
 def llama_cpp_info() -> dict:
     """Version facts for the fixtures' provenance."""
     load_llama_cpp()
-    info = {"llama_cpp_python_sdist": BUILD_DIR.name[len("build-"):]}
+    info = {"llama_cpp_python_sdist": sdist_version()}
     commit_file = BUILD_DIR / ".gemkit-llama-commit"
     if commit_file.is_file():
         info["llama_cpp_commit"] = commit_file.read_text().strip()
