@@ -202,10 +202,17 @@ fn attention_split(c: &Config, threads: usize, n: usize) -> (usize, usize) {
     let blocks_wanted = (4 * threads).div_ceil(c.n_head_kv);
     let block = (n / blocks_wanted).clamp(1, 16);
     let n_blocks = n.div_ceil(block);
+    let group = c.n_head / c.n_head_kv;
     let heads_per_task = if threads > 1 && n_blocks * c.n_head_kv < 2 * threads {
-        1
+        // Each task converts every cached row it reads: split the group no finer than the
+        // threads need, in a part that divides it.
+        let parts = (threads / (n_blocks * c.n_head_kv)).max(1);
+        (1..=group)
+            .rev()
+            .find(|h| group % h == 0 && group / h >= parts)
+            .unwrap_or(1)
     } else {
-        c.n_head / c.n_head_kv
+        group
     };
     (block, heads_per_task)
 }
