@@ -28,7 +28,11 @@ pub enum GemKitError {
     /// The tokens do not fit in the context the model was loaded with: `needed` tokens, and
     /// the context holds `limit`.
     #[error("{reason}")]
-    ContextFull { reason: String, needed: u32, limit: u32 },
+    ContextFull {
+        reason: String,
+        needed: u32,
+        limit: u32,
+    },
     /// The memory budget, or the device, has no room for what was asked.
     #[error("{reason}")]
     OutOfMemory { reason: String },
@@ -56,7 +60,9 @@ impl From<gemkit::Error> for GemKitError {
             E::Tokenizer(TokenizerError::TextTooLong(_)) => GemKitError::InvalidArgument { reason },
             E::Tokenizer(_) => GemKitError::InvalidModel { reason },
             E::UnsupportedArchitecture(_) => GemKitError::UnsupportedModel { reason },
-            E::InvalidToken { .. } | E::InvalidArgument(_) => GemKitError::InvalidArgument { reason },
+            E::InvalidToken { .. } | E::InvalidArgument(_) => {
+                GemKitError::InvalidArgument { reason }
+            }
             E::ContextFull { needed, limit } => GemKitError::ContextFull {
                 reason,
                 needed: count(needed),
@@ -128,7 +134,14 @@ mod tests {
             needed: usize::MAX,
             limit: 8,
         });
-        assert!(matches!(huge, GemKitError::ContextFull { needed: u32::MAX, limit: 8, .. }));
+        assert!(matches!(
+            huge,
+            GemKitError::ContextFull {
+                needed: u32::MAX,
+                limit: 8,
+                ..
+            }
+        ));
     }
 
     #[test]

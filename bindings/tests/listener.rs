@@ -186,7 +186,10 @@ fn a_failed_request_goes_to_on_error_with_the_core_message() {
             needed: n,
             limit,
         }) => {
-            assert_eq!(reason, format!("context full: needs {needed} tokens, limit 8"));
+            assert_eq!(
+                reason,
+                format!("context full: needs {needed} tokens, limit 8")
+            );
             assert_eq!((n as usize, limit), (needed, 8));
         }
         other => panic!("{other:?}"),
