@@ -195,21 +195,22 @@ impl Buffers {
 }
 
 /// How attention splits a chunk of `n` tokens into tasks for `threads` threads: query tokens
-/// per task, and query heads per task (all that share a KV head, or one when the KV heads
-/// give too few tasks to keep the threads busy).
+/// per task, and query heads per task (all that share a KV head, or, when the KV heads give
+/// too few tasks to keep the threads busy, the largest part of that group that does).
 fn attention_split(c: &Config, threads: usize, n: usize) -> (usize, usize) {
     // Enough blocks for about four tasks per thread, at most 16 tokens each.
     let blocks_wanted = (4 * threads).div_ceil(c.n_head_kv);
     let block = (n / blocks_wanted).clamp(1, 16);
     let n_blocks = n.div_ceil(block);
     let group = c.n_head / c.n_head_kv;
-    let heads_per_task = if threads > 1 && n_blocks * c.n_head_kv < 2 * threads {
+    let whole_groups = n_blocks * c.n_head_kv;
+    let heads_per_task = if threads > 1 && whole_groups < 2 * threads {
         // Each task converts every cached row it reads: split the group no finer than the
         // threads need, in a part that divides it.
-        let parts = (threads / (n_blocks * c.n_head_kv)).max(1);
+        let parts = (threads / whole_groups).max(1);
         (1..=group)
             .rev()
-            .find(|h| group % h == 0 && group / h >= parts)
+            .find(|&h| group.is_multiple_of(h) && group / h >= parts)
             .unwrap_or(1)
     } else {
         group
