@@ -4,12 +4,13 @@
 //! carry their +1, embeddings scale by sqrt(n_embd) in f32, queries scale after RoPE,
 //! attention soft-caps before the mask, GQA maps query head h to KV head h / group.
 
+use crate::error::Result;
 use crate::gguf::Gguf;
 use crate::model::config::Config;
 use crate::model::kv_cache::{KvCache, LayerCache};
 use crate::model::rope::{Rope, RopeAngles};
 use crate::model::weights::{LayerWeights, Weight, Weights};
-use crate::runtime::budget::{Scratch, ScratchMeter};
+use crate::runtime::budget::{Scratch, ScratchMeter, Zeroed};
 use crate::runtime::dispatch::Kernels;
 use crate::runtime::matmul::{dot_f32, input_bytes, weight_rows_bytes, Input, QMatrix};
 use crate::runtime::threads::{SharedMut, ThreadPool};
@@ -153,19 +154,19 @@ thread_local! {
 }
 
 /// Scratch for one chunk of `n` tokens.
-struct Buffers {
-    x: Vec<f32>,
-    h: Vec<f32>,
-    q: Vec<f32>,
-    k: Vec<f32>,
-    v: Vec<f32>,
-    attn: Vec<f32>,
-    proj: Vec<f32>,
-    gate: Vec<f32>,
-    up: Vec<f32>,
+struct Buffers<'a> {
+    x: &'a mut [f32],
+    h: &'a mut [f32],
+    q: &'a mut [f32],
+    k: &'a mut [f32],
+    v: &'a mut [f32],
+    attn: &'a mut [f32],
+    proj: &'a mut [f32],
+    gate: &'a mut [f32],
+    up: &'a mut [f32],
 }
 
-impl Buffers {
+impl<'a> Buffers<'a> {
     /// Each buffer's length, in the order of the fields.
     fn lens(c: &Config, n: usize) -> [usize; 9] {
         let q_dim = c.n_head * c.head_dim;
@@ -174,12 +175,23 @@ impl Buffers {
         [d, d, q_dim, kv_dim, kv_dim, q_dim, d, ff, ff].map(|len| n * len)
     }
 
-    fn bytes(c: &Config, n: usize) -> u64 {
-        (Buffers::lens(c, n).iter().sum::<usize>() * std::mem::size_of::<f32>()) as u64
+    /// The values all the buffers of `n` tokens hold.
+    fn len(c: &Config, n: usize) -> usize {
+        Buffers::lens(c, n).iter().sum()
     }
 
-    fn new(c: &Config, n: usize) -> Buffers {
-        let [x, h, q, k, v, attn, proj, gate, up] = Buffers::lens(c, n).map(|len| vec![0.0; len]);
+    fn bytes(c: &Config, n: usize) -> u64 {
+        (Buffers::len(c, n) * std::mem::size_of::<f32>()) as u64
+    }
+
+    /// The buffers of `n` tokens, as consecutive parts of `all` ([`Buffers::len`] values).
+    fn split(c: &Config, n: usize, all: &'a mut [f32]) -> Buffers<'a> {
+        let mut rest = all;
+        let [x, h, q, k, v, attn, proj, gate, up] = Buffers::lens(c, n).map(|len| {
+            let (part, tail) = std::mem::take(&mut rest).split_at_mut(len);
+            rest = tail;
+            part
+        });
         Buffers {
             x,
             h,
@@ -354,20 +366,29 @@ impl Network {
         Input::new(x, n, &self.kernels.quantizers, &self.meter)
     }
 
+    /// Room for the activations of chunks of up to `n` tokens, in fresh pages given back when
+    /// it is dropped (heap blocks this large would stay with the allocator after a long
+    /// prefill, and count against the app). Every buffer in it is written before it is read.
+    pub(crate) fn activations(&self, n: usize) -> Result<Zeroed<f32>> {
+        Zeroed::new(Buffers::len(&self.config, n), "the activations")
+    }
+
     /// Runs `tokens` (at most one prefill chunk) at positions `cache.len()..`, appends their
     /// keys and values to `cache`, and returns the logits of the last `n_logits` tokens.
-    /// The caller has checked the ids and the room left in the cache.
+    /// The caller has checked the ids and the room left in the cache, and gives the room for
+    /// the activations ([`Network::activations`] of at least `tokens.len()`).
     pub(crate) fn forward_chunk(
         &self,
         cache: &mut KvCache,
         tokens: &[u32],
         n_logits: usize,
+        activations: &mut [f32],
     ) -> Vec<f32> {
         let c = &self.config;
         let n = tokens.len();
         let d = c.n_embd;
         let pos0 = cache.len;
-        let mut b = Buffers::new(c, n);
+        let mut b = Buffers::split(c, n, &mut activations[..Buffers::len(c, n)]);
         self.meter
             .record(Scratch::Activations, Buffers::bytes(c, n));
 
@@ -425,14 +446,14 @@ impl Network {
     ) {
         let c = &self.config;
         let hd = c.head_dim;
-        rms_norm(&b.x, &lw.attn_norm, c.rms_eps, &mut b.h);
-        let h = self.input(&b.h, n);
-        self.matmul(&lw.q, &h, &mut b.q);
-        self.matmul(&lw.k, &h, &mut b.k);
-        self.matmul(&lw.v, &h, &mut b.v);
+        rms_norm(b.x, &lw.attn_norm, c.rms_eps, b.h);
+        let h = self.input(b.h, n);
+        self.matmul(&lw.q, &h, b.q);
+        self.matmul(&lw.k, &h, b.k);
+        self.matmul(&lw.v, &h, b.v);
         if let (Some(qn), Some(kn)) = (&lw.q_norm, &lw.k_norm) {
-            rms_norm_in_place(&mut b.q, qn, c.rms_eps);
-            rms_norm_in_place(&mut b.k, kn, c.rms_eps);
+            rms_norm_in_place(b.q, qn, c.rms_eps);
+            rms_norm_in_place(b.k, kn, c.rms_eps);
         }
         for (t, (q, k)) in
             b.q.chunks_exact_mut(c.n_head * hd)
@@ -448,13 +469,13 @@ impl Network {
             let row = t * kv_dim..(t + 1) * kv_dim;
             layer.write(pos0 + t, &b.k[row.clone()], &b.v[row]);
         }
-        self.attend(layer, pos0, n, &b.q, &mut b.attn);
+        self.attend(layer, pos0, n, b.q, b.attn);
 
-        self.matmul(&lw.o, &self.input(&b.attn, n), &mut b.proj);
+        self.matmul(&lw.o, &self.input(b.attn, n), b.proj);
         if let Some(w) = &lw.post_attn_norm {
-            rms_norm_in_place(&mut b.proj, w, c.rms_eps);
+            rms_norm_in_place(b.proj, w, c.rms_eps);
         }
-        b.x.iter_mut().zip(&b.proj).for_each(|(x, p)| *x += p);
+        b.x.iter_mut().zip(b.proj.iter()).for_each(|(x, p)| *x += p);
     }
 
     /// Softmax attention of each query head over the keys it may see. A task takes a block of
@@ -491,18 +512,18 @@ impl Network {
 
     fn ffn_block(&self, lw: &LayerWeights, n: usize, b: &mut Buffers) {
         let c = &self.config;
-        rms_norm(&b.x, &lw.ffn_norm, c.rms_eps, &mut b.h);
-        let h = self.input(&b.h, n);
-        self.matmul(&lw.gate, &h, &mut b.gate);
-        self.matmul(&lw.up, &h, &mut b.up);
-        for (g, u) in b.gate.iter_mut().zip(&b.up) {
+        rms_norm(b.x, &lw.ffn_norm, c.rms_eps, b.h);
+        let h = self.input(b.h, n);
+        self.matmul(&lw.gate, &h, b.gate);
+        self.matmul(&lw.up, &h, b.up);
+        for (g, u) in b.gate.iter_mut().zip(b.up.iter()) {
             *g = gelu_tanh(*g) * u;
         }
-        self.matmul(&lw.down, &self.input(&b.gate, n), &mut b.proj);
+        self.matmul(&lw.down, &self.input(b.gate, n), b.proj);
         if let Some(w) = &lw.post_ffn_norm {
-            rms_norm_in_place(&mut b.proj, w, c.rms_eps);
+            rms_norm_in_place(b.proj, w, c.rms_eps);
         }
-        b.x.iter_mut().zip(&b.proj).for_each(|(x, p)| *x += p);
+        b.x.iter_mut().zip(b.proj.iter()).for_each(|(x, p)| *x += p);
     }
 }
 

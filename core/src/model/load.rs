@@ -309,6 +309,7 @@ impl Model {
                 limit: cache.context(),
             });
         }
+        let mut activations = self.net.activations(tokens.len().min(self.prefill_chunk))?;
         let mut out = Vec::new();
         let chunks = tokens.chunks(self.prefill_chunk);
         let n_chunks = chunks.len();
@@ -321,7 +322,9 @@ impl Model {
                 Logits::Last if i + 1 == n_chunks => 1,
                 Logits::Last => 0,
             };
-            let rows = self.net.forward_chunk(cache, chunk, n_logits);
+            let rows = self
+                .net
+                .forward_chunk(cache, chunk, n_logits, &mut activations);
             self.forwarded
                 .fetch_add(chunk.len() as u64, Ordering::Relaxed);
             if out.is_empty() {
