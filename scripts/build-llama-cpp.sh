@@ -8,7 +8,8 @@
 #   $GEMKIT_CACHE/pip/llama_cpp_python-<version>.tar.gz   the sdist (downloaded if missing)
 #   $GEMKIT_CACHE/llama.cpp/src-<version>/                  unpacked sdist
 #   $GEMKIT_CACHE/llama.cpp/build-<version>[-noamx]/        CMake build (Release, GGML_NATIVE=ON,
-#                                                           BUILD_SHARED_LIBS=ON); binaries in bin/
+#                                                           BUILD_SHARED_LIBS=ON); binaries in bin/,
+#                                                           the sources' path in .gemkit-src
 #
 # A second run with everything built is instant: a stamp file records the targets built.
 #
@@ -42,6 +43,9 @@ if [ "$(uname -m)" = x86_64 ] && grep -qw amx_tile /proc/cpuinfo 2>/dev/null; th
   build="$build-noamx"
 fi
 stamp="$build/.gemkit-built"
+# Where the build's sources are, for the Python side (so no other file knows this naming).
+mkdir -p "$build"
+echo "$src" > "$build/.gemkit-src"
 
 log() { echo "[build-llama-cpp] $*" >&2; }
 

@@ -58,7 +58,7 @@ def load_llama_cpp():
     if _L is not None:
         return _L
     BUILD_DIR = build_llama_cpp()
-    SRC_DIR = BUILD_DIR.parent / f"src-{sdist_version()}"
+    SRC_DIR = Path((BUILD_DIR / ".gemkit-src").read_text().strip())
     os.environ["LLAMA_CPP_LIB_PATH"] = str(BUILD_DIR / "bin")
     sys.path.insert(0, str(SRC_DIR))
     import llama_cpp.llama_cpp as L  # noqa: E402
@@ -77,8 +77,8 @@ def load_llama_cpp():
 
 
 def sdist_version() -> str:
-    """The sdist version in the build dir's name: build-<version>[-noamx]."""
-    return BUILD_DIR.name.removeprefix("build-").removesuffix("-noamx")
+    """The sdist version in the sources' dir name: src-<version>."""
+    return SRC_DIR.name.removeprefix("src-")
 
 
 def llama_cpp_info() -> dict:

@@ -59,8 +59,8 @@ def llama_build_dir() -> Path:
 def import_gguf(build: Path | None):
     """gguf-py from the same llama.cpp sources as llama-quantize when unpacked, else pip's."""
     if build is not None:
-        version = build.name[len("build-"):]
-        vendored = build.parent / f"src-{version}" / "vendor" / "llama.cpp" / "gguf-py"
+        src = Path((build / ".gemkit-src").read_text().strip())
+        vendored = src / "vendor" / "llama.cpp" / "gguf-py"
         if vendored.is_dir():
             sys.path.insert(0, str(vendored))
     import gguf  # noqa: E402
