@@ -14,7 +14,9 @@ import java.util.Properties
  *   it into place after checking it. [isVerified] trusts it, so that asking whether a model of
  *   gigabytes is there costs a `stat`, not a minute of hashing; a file replaced or rewritten
  *   since gets another size or time and is hashed again. (What it does not catch, bytes rotting
- *   in place, the engine's own checks of the file's structure do.)
+ *   in place, the engine's own checks of the file's structure do.) For a spec without a hash
+ *   (trust on first use) its hash is also the one every later download must have, even once
+ *   the file itself is gone: [firstSha256].
  *
  * A record that cannot be read or parsed counts as absent: it only ever saves work.
  */
@@ -35,6 +37,9 @@ internal class DownloadRecords(directory: File, fileName: String) {
             (spec.sha256 == null || spec.sha256.equals(sha256, ignoreCase = true))
         return sha256.takeIf { fits }
     }
+
+    /** The hash recorded when a file of this name was first moved into place, whatever became of it since. */
+    fun firstSha256(): String? = read(verified)?.getProperty("sha256")
 
     fun recordVerified(sha256: String) = write(
         verified,

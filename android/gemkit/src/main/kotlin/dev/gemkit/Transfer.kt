@@ -47,10 +47,12 @@ internal class Transfer(
     private suspend fun download(): String {
         checkUrl(spec.url)
         records.verifiedSha256(spec)?.let { return it }
-        if (spec.sha256 != null && records.target.isFile) {
+        // The hash the file must have: the spec's, or the one its first download recorded.
+        val expected = spec.sha256 ?: records.firstSha256()
+        if (expected != null && records.target.isFile) {
             send(DownloadStatus.Verifying)
             val actual = fileOp(records.target) { sha256File(records.target.path) }
-            if (actual.equals(spec.sha256, ignoreCase = true)) {
+            if (actual.equals(expected, ignoreCase = true)) {
                 records.recordVerified(actual)
                 return actual
             }
@@ -61,7 +63,7 @@ internal class Transfer(
             val before = part.length()
             val failure: Exception = try {
                 val sha256 = fetch() ?: continue
-                return finish(sha256)
+                return finish(sha256, expected)
             } catch (e: DownloadException.Http) {
                 if (e.code < 500) throw e
                 e
@@ -156,11 +158,11 @@ internal class Transfer(
         return null
     }
 
-    private suspend fun finish(sha256: String): String {
+    private suspend fun finish(sha256: String, expected: String?): String {
         send(DownloadStatus.Verifying)
-        if (spec.sha256 != null && !sha256.equals(spec.sha256, ignoreCase = true)) {
+        if (expected != null && !sha256.equals(expected, ignoreCase = true)) {
             records.discardPart()
-            throw DownloadException.ChecksumMismatch(spec.sha256.lowercase(), sha256)
+            throw DownloadException.ChecksumMismatch(expected.lowercase(), sha256)
         }
         fileOp(records.target) { Files.move(part.toPath(), records.target.toPath(), ATOMIC_MOVE, REPLACE_EXISTING) }
         records.discardPart()

@@ -2,6 +2,7 @@ package dev.gemkit
 
 import kotlin.test.assertEquals
 import kotlin.test.assertFalse
+import kotlin.test.assertIs
 import kotlin.test.assertTrue
 import kotlinx.coroutines.runBlocking
 import org.junit.Test
@@ -52,6 +53,20 @@ class DownloadVerifiedTest : DownloadTestBase() {
         assertEquals(1, server.log().size)
         first.file.appendBytes(byteArrayOf(1))
         assertFalse(downloader.isDownloaded(spec))
+    }
+
+    @Test
+    fun `trust on first use refuses a later download with another hash, even once the file is gone`() {
+        val digest = server.digest(FILE)
+        // Request 0 gets the file, later ones its changed version.
+        val spec = ModelSpec(url = server.url(FILE, "changed"), sha256 = null, sizeBytes = null, fileName = "model.gguf", trustOnFirstUse = true)
+        assertEquals(digest.sha256, done(downloader.download(spec).all()).sha256)
+        downloader.file(spec).delete()
+        assertFalse(downloader.isDownloaded(spec))
+        val failed = assertIs<DownloadStatus.Failed>(downloader.download(spec).all().last())
+        val mismatch = assertIs<DownloadException.ChecksumMismatch>(failed.error)
+        assertEquals(digest.sha256 to digest.changedSha256, mismatch.expected to mismatch.actual)
+        assertEquals(listOf("model.gguf.verified"), directory.list()!!.toList())
     }
 
     @Test
