@@ -9,7 +9,7 @@ source "$(dirname "$0")/bindings-env.sh"
 cd "$repo"
 
 # The oldest systems ios/Package.swift supports.
-export IPHONEOS_DEPLOYMENT_TARGET=16.0 MACOSX_DEPLOYMENT_TARGET=13.0
+export IPHONEOS_DEPLOYMENT_TARGET=17.0 MACOSX_DEPLOYMENT_TARGET=14.0
 for t in aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios aarch64-apple-darwin x86_64-apple-darwin; do
   rustup target add "$t"
   cargo build --release -p gemkit-ffi --target "$t"

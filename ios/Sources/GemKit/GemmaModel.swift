@@ -1,6 +1,8 @@
 // The API an app uses, over the generated bindings (`Engine`, `Chat`, `Prefix`, listeners and
-// handles). The Kotlin wrapper mirrors it name for name, each in its platform's idiom (Swift
-// `async` / `AsyncThrowingStream` / `@Observable`; Kotlin `suspend` / `Flow` / `StateFlow`):
+// handles). The Kotlin wrapper mirrors it concept for concept and mostly name for name, each in
+// its platform's idiom (Swift `async` / `AsyncThrowingStream` / `@Observable`; Kotlin `suspend` /
+// `Flow` / `StateFlow`); a model file's state is `ModelAvailability` here, after Foundation
+// Models, and `ModelStatus` there, after ML Kit GenAI:
 //
 //   GemmaModel                  one loaded model file; its blocking calls run on its own serial queue
 //     static load(from:options:) async throws -> GemmaModel    estimate first, then map the file
