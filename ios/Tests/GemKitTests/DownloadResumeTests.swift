@@ -85,6 +85,33 @@ final class DownloadResumeTests: DownloadTestCase {
         XCTAssertEqual([200, 206], log.map(\.status))
     }
 
+    func testARedirectWithinTheHostKeepsTheHeadersOneToAnotherHostDropsThem() async throws {
+        let digest = try await server.digest(file)
+        let token = ["Authorization": "Bearer s3cret"]
+        for (host, name) in [("127.0.0.1", "same.gguf"), ("localhost", "other.gguf")] {
+            let model = ModelSpec(
+                url: server.url("redirect/\(host)", file: file), sha256: digest.sha256, fileName: name, headers: token)
+            let seen = await statuses(downloader().download(model))
+            XCTAssertEqual(.done(directory.appendingPathComponent(name), sha256: digest.sha256), seen.last)
+        }
+        let log = try await server.settledLog()
+        XCTAssertEqual([302, 200, 302, 200], log.map(\.status))
+        XCTAssertEqual(["Bearer s3cret", "Bearer s3cret", "Bearer s3cret", nil], log.map { $0.headers["authorization"] })
+    }
+
+    func testAnAnswerWithoutALengthIsReadToItsEnd() async throws {
+        let digest = try await server.digest(file)
+        let model = spec(server.url("nolength", file: file), sha256: digest.sha256)
+        let seen = await statuses(downloader().download(model))
+        let url = directory.appendingPathComponent("model.gguf")
+        XCTAssertEqual(
+            [.started(totalBytes: nil, resumedFrom: 0), .verifying, .done(url, sha256: digest.sha256)], seen.milestones)
+        let progress = seen.compactMap { if case .progress(let p) = $0 { p } else { nil } }
+        XCTAssertFalse(progress.isEmpty)
+        XCTAssertTrue(progress.allSatisfy { $0.totalBytes == nil && $0.eta == nil }, "\(progress)")
+        XCTAssertEqual(try onDisk(url)?.sha256, digest.sha256)
+    }
+
     func testCancellingKeepsThePartAndALaterDownloadResumesIt() async throws {
         let big = "synthetic-1500000.bin"
         let digest = try await server.digest(big)
