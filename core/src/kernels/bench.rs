@@ -237,3 +237,51 @@ fn bench() {
         bench_type(w);
     }
 }
+
+/// Attention's kernels for one decode step of a 256-wide head group: ns per key for the
+/// scores and the value sums, per number of heads, with 2048 cached rows (in L2) and with
+/// rows cycling through 64 MiB (from L3 or memory, as a long context's are).
+/// `cargo test --release -p gemkit kernels::bench::attention -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn attention() {
+    use super::float::{accumulate, scores};
+    use super::float_rows::{KvRows, Rows};
+    use half::f16;
+    let (hd, keys) = (256, 2048);
+    let mut rng = Rng::new(3);
+    let rows = (64 << 20) / (2 * hd);
+    let cache: Vec<f16> = (0..rows * hd).map(|_| f16::from_f32(rng.f32())).collect();
+    for heads in [1, 2, 4, 8] {
+        let q: Vec<f32> = (0..heads * hd).map(|_| rng.f32()).collect();
+        let mut s = vec![0f32; heads * keys];
+        let mut o = vec![0f32; heads * hd];
+        for isa in Isa::available() {
+            let mut line = format!("{heads} heads {isa:?}:");
+            for (place, spans) in [("L2", 1), ("far", rows / keys)] {
+                let mut next = 0;
+                let mut run = |f: &mut dyn FnMut(KvRows)| {
+                    let at = (next % spans) * keys * hd;
+                    next += 1;
+                    f(KvRows::F16(Rows {
+                        data: &cache[at..at + keys * hd],
+                        stride: hd,
+                        n: keys,
+                    }))
+                };
+                let per_key = |t: f64| t * 1e9 / keys as f64;
+                let t_s = best(50, || run(&mut |k| scores(isa, &q, hd, k, &mut s, keys)));
+                let t_v = best(50, || {
+                    run(&mut |v| accumulate(isa, &s, keys, v, hd, &mut o))
+                });
+                line += &format!(
+                    "  {place}: scores {:.1} ns, sums {:.1} ns",
+                    per_key(t_s),
+                    per_key(t_v)
+                );
+            }
+            println!("{line}");
+            black_box((&s, &o));
+        }
+    }
+}

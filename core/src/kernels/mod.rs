@@ -15,15 +15,22 @@
 //! [`detected()`]): [`row_kernel`] hands it the function for a weight type and a family.
 //! `dot_*_with` runs one family with its sizes checked, for tests and benchmarks.
 //!
+//! `float` holds the f32 kernels: the exact path's dot product and attention's loops over the
+//! KV cache.
+//!
 //! Activation quants must lie in `-127..=127`, as both quantizers produce (the x86 kernels use
 //! `vpsignb`/`vpmaddubsw`, which would wrap on -128).
 
 mod blocks;
+pub mod float;
+pub mod float_rows;
 mod isa;
 mod quantize;
 mod rows;
 mod scalar;
 
+#[cfg(target_arch = "x86_64")]
+mod float_x86;
 #[cfg(target_arch = "x86_64")]
 pub mod gemv;
 #[cfg(target_arch = "x86_64")]

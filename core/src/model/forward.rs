@@ -6,13 +6,15 @@
 
 use crate::error::Result;
 use crate::gguf::Gguf;
+use crate::kernels::float;
+use crate::kernels::Isa;
 use crate::model::config::Config;
 use crate::model::kv_cache::{KvCache, LayerCache};
 use crate::model::rope::{Rope, RopeAngles};
 use crate::model::weights::{LayerWeights, Weight, Weights};
 use crate::runtime::budget::{Scratch, ScratchMeter, Zeroed};
 use crate::runtime::dispatch::Kernels;
-use crate::runtime::matmul::{dot_f32, input_bytes, weight_rows_bytes, Input, QMatrix};
+use crate::runtime::matmul::{input_bytes, weight_rows_bytes, Input, QMatrix};
 use crate::runtime::threads::{SharedMut, ThreadPool};
 
 /// The network of a loaded model: its config, where its weights lie in the mapped file, the
@@ -40,18 +42,11 @@ struct AttendTasks<'a> {
     block: usize,
     heads_per_task: usize,
     tasks_per_block: usize,
+    isa: Isa,
     meter: &'a ScratchMeter,
 }
 
 impl AttendTasks<'_> {
-    /// The same arithmetic as [`AttendTasks::run`] (no fused multiply-adds), on 8-wide vectors.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn run_avx2(&self, task: usize) {
-        self.run(task)
-    }
-
-    #[inline(always)]
     fn run(&self, task: usize) {
         let AttendTasks {
             config: c,
@@ -63,6 +58,7 @@ impl AttendTasks<'_> {
             block,
             heads_per_task,
             tasks_per_block,
+            isa,
             meter,
         } = *self;
         let hd = c.head_dim;
@@ -81,36 +77,28 @@ impl AttendTasks<'_> {
             let pos = pos0 + t0 + t;
             layer.first_visible(pos) - lo..pos + 1 - lo
         };
-        let query = |t: usize, h: usize| {
-            let at = ((t0 + t) * c.n_head + first_head + h) * hd;
-            &q[at..at + hd]
-        };
-        // Taken out of the thread-local for the task, so this body is compiled inline (with
-        // the caller's vector width) rather than inside a closure.
-        let mut scratch = SCRATCH.take();
-        scratch.clear();
-        let needed = attention_scratch_len(hd, t1 - t0, heads_per_task, len);
+        let heads = |t: usize| (t0 + t) * c.n_head + first_head;
+        let mut scores = SCRATCH.take();
+        scores.clear();
+        let needed = attention_scratch_len(t1 - t0, heads_per_task, len);
         // Exactly what is needed: the memory estimate counts the largest task's.
-        scratch.reserve_exact(needed);
-        scratch.resize(needed, 0.0);
+        scores.reserve_exact(needed);
+        scores.resize(needed, 0.0);
         meter.record(
             Scratch::Attention,
-            std::mem::size_of_val(scratch.as_slice()) as u64,
+            std::mem::size_of_val(scores.as_slice()) as u64,
         );
-        let (row, scores) = scratch.split_at_mut(hd);
-        for i in 0..len {
-            layer.read_key(lo + i, kv_offset, row);
-            for t in 0..t1 - t0 {
-                if visible(t).contains(&i) {
-                    for h in 0..heads_per_task {
-                        scores[(t * heads_per_task + h) * len + i] = dot_f32(query(t, h), row);
-                    }
-                }
+        let rows = |t: usize| t * heads_per_task * len..(t + 1) * heads_per_task * len;
+        for t in 0..t1 - t0 {
+            let seen = visible(t);
+            let queries = &q[heads(t) * hd..][..heads_per_task * hd];
+            let row = &mut scores[rows(t)];
+            for (at, keys) in layer.keys(lo + seen.start..lo + seen.end, kv_offset) {
+                float::scores(isa, queries, hd, keys, &mut row[seen.start + at..], len);
             }
         }
         for (r, s) in scores.chunks_exact_mut(len).enumerate() {
-            let seen = visible(r / heads_per_task);
-            let s = &mut s[seen];
+            let s = &mut s[visible(r / heads_per_task)];
             if let Some(cap) = c.attn_softcap {
                 softcap(s, cap);
             }
@@ -122,33 +110,22 @@ impl AttendTasks<'_> {
             }
             s.iter_mut().for_each(|v| *v /= sum);
         }
-        let mut outputs: Vec<&mut [f32]> = (t0..t1)
-            .map(|t| {
-                // SAFETY: this task alone writes these heads of token t.
-                let o =
-                    unsafe { out.slice_mut((t * c.n_head + first_head) * hd, heads_per_task * hd) };
-                o.fill(0.0);
-                o
-            })
-            .collect();
-        for i in 0..len {
-            layer.read_value(lo + i, kv_offset, row);
-            for (t, o) in outputs.iter_mut().enumerate() {
-                if !visible(t).contains(&i) {
-                    continue;
-                }
-                for (h, oh) in o.chunks_exact_mut(hd).enumerate() {
-                    let w = scores[(t * heads_per_task + h) * len + i];
-                    oh.iter_mut().zip(row.iter()).for_each(|(o, v)| *o += w * v);
-                }
+        for t in 0..t1 - t0 {
+            let seen = visible(t);
+            // SAFETY: this task alone writes these heads of token t.
+            let o = unsafe { out.slice_mut(heads(t) * hd, heads_per_task * hd) };
+            o.fill(0.0);
+            let weights = &scores[rows(t)];
+            for (at, values) in layer.values(lo + seen.start..lo + seen.end, kv_offset) {
+                float::accumulate(isa, &weights[seen.start + at..], len, values, hd, o);
             }
         }
-        SCRATCH.set(scratch);
+        SCRATCH.set(scores);
     }
 }
 
 thread_local! {
-    /// Each compute thread's attention scratch: a value row and a block's scores, kept between
+    /// Each compute thread's attention scratch: a block's scores, kept between
     /// calls so that long contexts do not allocate (and fault in) megabytes per task.
     static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
@@ -230,10 +207,10 @@ fn attention_split(c: &Config, threads: usize, n: usize) -> (usize, usize) {
     (block, heads_per_task)
 }
 
-/// The values an attention task's scratch holds: a key or value row, then the scores of its
-/// `tokens × heads` query rows against `keys` keys.
-fn attention_scratch_len(head_dim: usize, tokens: usize, heads: usize, keys: usize) -> usize {
-    head_dim + tokens * heads * keys
+/// The values an attention task's scratch holds: the scores of its `tokens × heads` query rows
+/// against `keys` keys.
+fn attention_scratch_len(tokens: usize, heads: usize, keys: usize) -> usize {
+    tokens * heads * keys
 }
 
 /// The most scratch of each kind (per thread for the per-thread kinds; the sampler's aside)
@@ -250,7 +227,7 @@ pub(crate) fn scratch_sizes<'a>(
     let attention = (1..=chunk.min(context))
         .map(|n| {
             let (block, heads) = attention_split(c, threads, n);
-            attention_scratch_len(c.head_dim, block.min(n), heads, context)
+            attention_scratch_len(block.min(n), heads, context)
         })
         .max()
         .unwrap_or(0);
@@ -479,9 +456,10 @@ impl Network {
     }
 
     /// Softmax attention of each query head over the keys it may see. A task takes a block of
-    /// query tokens and the query heads that share one KV head (GQA), so each cached key and
-    /// value row is converted once for all of them. Decode has one token: when the KV heads
-    /// give too few tasks to keep the threads busy, the group is split across tasks.
+    /// query tokens and the query heads that share one KV head (GQA), so the kernels
+    /// (`kernels::float`) read each cached key and value row once per token for all of them.
+    /// Decode has one token: when the KV heads give too few tasks to keep the threads busy, the
+    /// group is split across tasks.
     fn attend(&self, layer: &LayerCache, pos0: usize, n: usize, q: &[f32], out: &mut [f32]) {
         let c = &self.config;
         let (block, heads_per_task) = attention_split(c, self.pool.n_threads(), n);
@@ -496,18 +474,11 @@ impl Network {
             block,
             heads_per_task,
             tasks_per_block: c.n_head / heads_per_task,
+            isa: self.kernels.isa(),
             meter: &self.meter,
         };
-        #[cfg(target_arch = "x86_64")]
-        let avx2 = self.kernels.attention_avx2();
-        self.pool.run(n_blocks * tasks.tasks_per_block, &|task| {
-            #[cfg(target_arch = "x86_64")]
-            if avx2 {
-                // SAFETY: every x86 family past scalar has AVX2.
-                return unsafe { tasks.run_avx2(task) };
-            }
-            tasks.run(task)
-        });
+        self.pool
+            .run(n_blocks * tasks.tasks_per_block, &|task| tasks.run(task));
     }
 
     fn ffn_block(&self, lw: &LayerWeights, n: usize, b: &mut Buffers) {

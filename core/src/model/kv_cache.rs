@@ -3,10 +3,12 @@
 //! still sees its whole window while the chunk's own keys are written).
 
 use half::f16;
-use half::slice::HalfFloatSliceExt;
+
+use std::ops::Range;
 
 use super::config::Config;
 use crate::error::{Error, Result};
+use crate::kernels::float_rows::{KvRows, Rows};
 use crate::runtime::budget::{Reservation, Zeroed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,13 +96,36 @@ impl Buf {
         }
     }
 
-    /// Copies `out.len()` values from `at` into `out` as f32.
-    fn read(&self, at: usize, out: &mut [f32]) {
-        let n = out.len();
-        match self {
-            Buf::F32(b) => out.copy_from_slice(&b[at..at + n]),
-            Buf::F16(b) => b[at..at + n].convert_to_f32_slice(out),
-        }
+    /// Positions `positions` of a ring of `slots` rows of `row` values, from `offset` in each
+    /// row: at most two runs of consecutive slots, each with its first position's offset into
+    /// `positions` (an empty second run when the first holds them all).
+    fn runs(
+        &self,
+        positions: Range<usize>,
+        slots: usize,
+        row: usize,
+        offset: usize,
+    ) -> [(usize, KvRows<'_>); 2] {
+        let count = positions.len();
+        assert!(count <= slots);
+        let first_slot = positions.start % slots;
+        let head = count.min(slots - first_slot);
+        let run = |slot: usize, n: usize| {
+            let at = slot * row + offset;
+            match self {
+                Buf::F32(b) => KvRows::F32(Rows {
+                    data: &b[at.min(b.len())..],
+                    stride: row,
+                    n,
+                }),
+                Buf::F16(b) => KvRows::F16(Rows {
+                    data: &b[at.min(b.len())..],
+                    stride: row,
+                    n,
+                }),
+            }
+        };
+        [(0, run(first_slot, head)), (head, run(0, count - head))]
     }
 
     fn bytes(&self) -> usize {
@@ -147,16 +172,16 @@ impl LayerCache {
         (first % self.slots, n)
     }
 
-    /// The key of the token at `pos` for the KV head at `head_offset`, as f32 in `out`.
-    pub fn read_key(&self, pos: usize, head_offset: usize, out: &mut [f32]) {
-        self.k
-            .read((pos % self.slots) * self.row + head_offset, out)
+    /// The keys of positions `positions` for the KV head at `head_offset`, in at most two runs
+    /// of consecutive slots (a ring wraps once): each with its first position's offset into
+    /// `positions`.
+    pub fn keys(&self, positions: Range<usize>, head_offset: usize) -> [(usize, KvRows<'_>); 2] {
+        self.k.runs(positions, self.slots, self.row, head_offset)
     }
 
-    /// The value of the token at `pos` for the KV head at `head_offset`, as f32 in `out`.
-    pub fn read_value(&self, pos: usize, head_offset: usize, out: &mut [f32]) {
-        self.v
-            .read((pos % self.slots) * self.row + head_offset, out)
+    /// The values of positions `positions`, as [`LayerCache::keys`] gives the keys.
+    pub fn values(&self, positions: Range<usize>, head_offset: usize) -> [(usize, KvRows<'_>); 2] {
+        self.v.runs(positions, self.slots, self.row, head_offset)
     }
 }
 

@@ -75,10 +75,9 @@ impl Kernels {
         }
     }
 
-    /// Whether attention runs compiled for AVX2 (every x86 family past the portable one).
-    #[cfg(target_arch = "x86_64")]
-    pub fn attention_avx2(&self) -> bool {
-        self.isa != Isa::Scalar
+    /// The kernel family (attention's f32 kernels take it).
+    pub fn isa(&self) -> Isa {
+        self.isa
     }
 
     /// The products of a `rows × cols` matrix of `dtype`.

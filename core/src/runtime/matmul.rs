@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use crate::dtype::DType;
+use crate::kernels::float::dot_f32;
 #[cfg(target_arch = "x86_64")]
 use crate::kernels::gemv::{self, GemvActivations};
 #[cfg(target_arch = "x86_64")]
@@ -526,22 +527,6 @@ impl<'a> QMatrix<'a> {
             }
         });
     }
-}
-
-/// An f32 dot product with eight partial sums, which the compiler vectorizes (inlined, so a
-/// caller compiled for wider vectors gets them).
-#[inline(always)]
-pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (a8, a_rest) = a.split_at(a.len() / 8 * 8);
-    let (b8, b_rest) = b.split_at(a8.len());
-    for (ca, cb) in a8.chunks_exact(8).zip(b8.chunks_exact(8)) {
-        for i in 0..8 {
-            acc[i] += ca[i] * cb[i];
-        }
-    }
-    let tail: f32 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
-    acc.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]
