@@ -3,12 +3,16 @@
 //! query head against a run of keys, and the weighted sum of a run of values into each head's
 //! output.
 //!
-//! The cache rows are f16 (or f32), read in place: the x86 kernels convert them in registers
-//! (`vcvtph2ps`) and keep 8 sums in registers, several keys or several output chunks at once,
-//! so neither loop waits on one chain of additions. Every family adds in the portable code's
+//! The cache rows are f16 (or f32), read in place: the SIMD kernels (`float_tiles.rs`)
+//! convert them in registers (`vcvtph2ps`, `fcvtl`) and keep 8 sums in registers, several keys
+//! or several output chunks at once, so neither loop waits on one chain of additions. Every family adds in the portable code's
 //! order, without fused multiply-adds, so attention is bit-identical on every ISA.
 
+#[cfg(target_arch = "aarch64")]
+use super::float_neon as simd;
 use super::float_rows::{sum_lanes, Elem, KvRows, Rows};
+#[cfg(target_arch = "x86_64")]
+use super::float_x86 as simd;
 use super::isa::Isa;
 
 /// An f32 dot product with eight partial sums, which the compiler vectorizes (inlined, so a
@@ -45,18 +49,18 @@ pub fn scores(
     keys.check(head_dim);
     let n = keys.n();
     assert!(heads == 0 || n == 0 || (out_stride >= n && (heads - 1) * out_stride + n <= out.len()));
-    #[cfg(target_arch = "x86_64")]
-    if matches!(isa, Isa::Avx2 | Isa::Avx512Vnni) {
-        // SAFETY: the family's features are present; the bounds are checked above.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    if isa != Isa::Scalar {
+        // SAFETY: every family past the portable one has the SIMD kernels' features; the
+        // bounds are checked above.
         unsafe {
             match keys {
-                KvRows::F16(k) => super::float_x86::scores(q, head_dim, k, out, out_stride),
-                KvRows::F32(k) => super::float_x86::scores(q, head_dim, k, out, out_stride),
+                KvRows::F16(k) => simd::scores(q, head_dim, k, out, out_stride),
+                KvRows::F32(k) => simd::scores(q, head_dim, k, out, out_stride),
             }
         }
         return;
     }
-    let _ = isa;
     match keys {
         KvRows::F16(k) => portable_scores(q, head_dim, k, out, out_stride),
         KvRows::F32(k) => portable_scores(q, head_dim, k, out, out_stride),
@@ -82,22 +86,17 @@ pub fn accumulate(
             || n == 0
             || (weights_stride >= n && (heads - 1) * weights_stride + n <= weights.len())
     );
-    #[cfg(target_arch = "x86_64")]
-    if matches!(isa, Isa::Avx2 | Isa::Avx512Vnni) {
-        // SAFETY: the family's features are present; the bounds are checked above.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    if isa != Isa::Scalar {
+        // SAFETY: as in `scores`.
         unsafe {
             match values {
-                KvRows::F16(v) => {
-                    super::float_x86::accumulate(weights, weights_stride, v, head_dim, out)
-                }
-                KvRows::F32(v) => {
-                    super::float_x86::accumulate(weights, weights_stride, v, head_dim, out)
-                }
+                KvRows::F16(v) => simd::accumulate(weights, weights_stride, v, head_dim, out),
+                KvRows::F32(v) => simd::accumulate(weights, weights_stride, v, head_dim, out),
             }
         }
         return;
     }
-    let _ = isa;
     match values {
         KvRows::F16(v) => portable_accumulate(weights, weights_stride, v, head_dim, out),
         KvRows::F32(v) => portable_accumulate(weights, weights_stride, v, head_dim, out),

@@ -49,8 +49,7 @@ impl KvRows<'_> {
 
 /// A cache element the portable kernels convert a row of at once.
 pub(super) trait Elem: Copy {
-    /// Whether the rows are f16 (the x86 kernels convert them in registers).
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    /// Whether the rows are f16 (the SIMD kernels convert them in registers).
     const F16: bool;
     fn to_f32_slice(row: &[Self], out: &mut [f32]);
 }

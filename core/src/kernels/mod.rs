@@ -24,6 +24,7 @@
 mod blocks;
 pub mod float;
 pub mod float_rows;
+mod float_tiles;
 mod isa;
 mod quantize;
 mod rows;
@@ -43,6 +44,8 @@ mod x86_512;
 #[cfg(target_arch = "x86_64")]
 mod x86_k;
 
+#[cfg(target_arch = "aarch64")]
+mod float_neon;
 #[cfg(target_arch = "aarch64")]
 #[macro_use]
 mod neon;
