@@ -80,6 +80,50 @@ fn sliding_window_rings_wrap_without_changing_logits() {
     }
 }
 
+/// Attention splits its work by the thread count: with fewer tokens × KV heads than threads
+/// it cuts the keys and the outputs into parts (decode, and here 2-token steps on 5 threads),
+/// otherwise it gives each task whole rows. The logits keep the same bits on any thread
+/// count, f16 and f32 caches, through the sliding rings' wraps and Gemma 2's soft cap.
+#[test]
+fn logits_do_not_depend_on_the_thread_count() {
+    for name in MODELS {
+        let input = ids(&read_json(&format!("tiny/{name}.json"))["input_ids"]);
+        for kv_type in [KvType::F16, KvType::F32] {
+            let logits = |threads: usize| {
+                let options = ModelOptions {
+                    threads: Some(threads),
+                    kv_type,
+                    prefill_chunk: 4,
+                    ..ModelOptions::default()
+                };
+                // F32 weights: 8-bit activations would round away a change in attention's bits.
+                let model = load(name, "f32", options);
+                let mut cache = model.new_cache().unwrap();
+                let (prompt, rest) = input.split_at(7);
+                let mut all = model.forward(&mut cache, prompt, Logits::All).unwrap();
+                for token in rest {
+                    all.extend(model.forward(&mut cache, &[*token], Logits::All).unwrap());
+                }
+                for pair in rest.chunks_exact(2).take(3) {
+                    all.extend(model.forward(&mut cache, pair, Logits::All).unwrap());
+                }
+                all
+            };
+            let one = logits(1);
+            for threads in [2, 3, 5] {
+                let differs = logits(threads)
+                    .iter()
+                    .zip(&one)
+                    .position(|(a, b)| a.to_bits() != b.to_bits());
+                assert_eq!(
+                    differs, None,
+                    "{name}, {kv_type:?} cache, {threads} threads"
+                );
+            }
+        }
+    }
+}
+
 /// The fast path (8-bit activations for Q8_0) with an f32 KV cache, as llama.cpp recorded its
 /// own greedy ids. (An f16 cache flips the tiny Gemma 3's step 8, where the top two logits
 /// are 0.09 apart: that is the cache's rounding, not the weights'.)

@@ -6,8 +6,7 @@
 
 use crate::error::Result;
 use crate::gguf::Gguf;
-use crate::kernels::float;
-use crate::kernels::Isa;
+use crate::model::attention::{self, softcap, Attention};
 use crate::model::config::Config;
 use crate::model::kv_cache::{KvCache, LayerCache};
 use crate::model::rope::{Rope, RopeAngles};
@@ -15,7 +14,7 @@ use crate::model::weights::{LayerWeights, Weight, Weights};
 use crate::runtime::budget::{Scratch, ScratchMeter, Zeroed};
 use crate::runtime::dispatch::Kernels;
 use crate::runtime::matmul::{input_bytes, weight_rows_bytes, Input, QMatrix};
-use crate::runtime::threads::{SharedMut, ThreadPool};
+use crate::runtime::threads::ThreadPool;
 
 /// The network of a loaded model: its config, where its weights lie in the mapped file, the
 /// RoPE bases and the compute threads, and how to run tokens through them.
@@ -28,106 +27,6 @@ pub(crate) struct Network {
     pub kernels: Kernels,
     /// The scratch the passes have held, by kind.
     pub meter: ScratchMeter,
-}
-
-/// One layer's attention, split into tasks (see [`Model::attend`]).
-struct AttendTasks<'a> {
-    config: &'a Config,
-    layer: &'a LayerCache,
-    pos0: usize,
-    n: usize,
-    q: &'a [f32],
-    out: SharedMut<f32>,
-    /// Query tokens per task.
-    block: usize,
-    heads_per_task: usize,
-    tasks_per_block: usize,
-    isa: Isa,
-    meter: &'a ScratchMeter,
-}
-
-impl AttendTasks<'_> {
-    fn run(&self, task: usize) {
-        let AttendTasks {
-            config: c,
-            layer,
-            pos0,
-            n,
-            q,
-            out,
-            block,
-            heads_per_task,
-            tasks_per_block,
-            isa,
-            meter,
-        } = *self;
-        let hd = c.head_dim;
-        let group = c.n_head / c.n_head_kv;
-        let (b, first_head) = (
-            task / tasks_per_block,
-            (task % tasks_per_block) * heads_per_task,
-        );
-        let (t0, t1) = (b * block, ((b + 1) * block).min(n));
-        let lo = layer.first_visible(pos0 + t0);
-        let len = pos0 + t1 - lo;
-        let kv_offset = (first_head / group) * hd;
-        // Row (t, h) of the scores: token t0 + t, head first_head + h; the keys it sees are
-        // one contiguous range of the columns lo..lo + len.
-        let visible = |t: usize| {
-            let pos = pos0 + t0 + t;
-            layer.first_visible(pos) - lo..pos + 1 - lo
-        };
-        let heads = |t: usize| (t0 + t) * c.n_head + first_head;
-        let mut scores = SCRATCH.take();
-        scores.clear();
-        let needed = attention_scratch_len(t1 - t0, heads_per_task, len);
-        // Exactly what is needed: the memory estimate counts the largest task's.
-        scores.reserve_exact(needed);
-        scores.resize(needed, 0.0);
-        meter.record(
-            Scratch::Attention,
-            std::mem::size_of_val(scores.as_slice()) as u64,
-        );
-        let rows = |t: usize| t * heads_per_task * len..(t + 1) * heads_per_task * len;
-        for t in 0..t1 - t0 {
-            let seen = visible(t);
-            let queries = &q[heads(t) * hd..][..heads_per_task * hd];
-            let row = &mut scores[rows(t)];
-            for (at, keys) in layer.keys(lo + seen.start..lo + seen.end, kv_offset) {
-                float::scores(isa, queries, hd, keys, &mut row[seen.start + at..], len);
-            }
-        }
-        for (r, s) in scores.chunks_exact_mut(len).enumerate() {
-            let s = &mut s[visible(r / heads_per_task)];
-            if let Some(cap) = c.attn_softcap {
-                softcap(s, cap);
-            }
-            let max = s.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-            let mut sum = 0f32;
-            for v in s.iter_mut() {
-                *v = (*v - max).exp();
-                sum += *v;
-            }
-            s.iter_mut().for_each(|v| *v /= sum);
-        }
-        for t in 0..t1 - t0 {
-            let seen = visible(t);
-            // SAFETY: this task alone writes these heads of token t.
-            let o = unsafe { out.slice_mut(heads(t) * hd, heads_per_task * hd) };
-            o.fill(0.0);
-            let weights = &scores[rows(t)];
-            for (at, values) in layer.values(lo + seen.start..lo + seen.end, kv_offset) {
-                float::accumulate(isa, &weights[seen.start + at..], len, values, hd, o);
-            }
-        }
-        SCRATCH.set(scores);
-    }
-}
-
-thread_local! {
-    /// Each compute thread's attention scratch: a block's scores, kept between
-    /// calls so that long contexts do not allocate (and fault in) megabytes per task.
-    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Scratch for one chunk of `n` tokens.
@@ -183,36 +82,6 @@ impl<'a> Buffers<'a> {
     }
 }
 
-/// How attention splits a chunk of `n` tokens into tasks for `threads` threads: query tokens
-/// per task, and query heads per task (all that share a KV head, or, when the KV heads give
-/// too few tasks to keep the threads busy, the largest part of that group that does).
-fn attention_split(c: &Config, threads: usize, n: usize) -> (usize, usize) {
-    // Enough blocks for about four tasks per thread, at most 16 tokens each.
-    let blocks_wanted = (4 * threads).div_ceil(c.n_head_kv);
-    let block = (n / blocks_wanted).clamp(1, 16);
-    let n_blocks = n.div_ceil(block);
-    let group = c.n_head / c.n_head_kv;
-    let whole_groups = n_blocks * c.n_head_kv;
-    let heads_per_task = if threads > 1 && whole_groups < 2 * threads {
-        // Each task converts every cached row it reads: split the group no finer than the
-        // threads need, in a part that divides it.
-        let parts = (threads / whole_groups).max(1);
-        (1..=group)
-            .rev()
-            .find(|&h| group.is_multiple_of(h) && group / h >= parts)
-            .unwrap_or(1)
-    } else {
-        group
-    };
-    (block, heads_per_task)
-}
-
-/// The values an attention task's scratch holds: the scores of its `tokens × heads` query rows
-/// against `keys` keys.
-fn attention_scratch_len(tokens: usize, heads: usize, keys: usize) -> usize {
-    tokens * heads * keys
-}
-
 /// The most scratch of each kind (per thread for the per-thread kinds; the sampler's aside)
 /// that passes of up to `chunk` tokens over a context of `context` take: the sizes the code
 /// below allocates, for the memory estimate.
@@ -224,13 +93,7 @@ pub(crate) fn scratch_sizes<'a>(
     context: usize,
 ) -> impl Fn(Scratch) -> u64 + 'a {
     let f32s = |n: usize| (n * std::mem::size_of::<f32>()) as u64;
-    let attention = (1..=chunk.min(context))
-        .map(|n| {
-            let (block, heads) = attention_split(c, threads, n);
-            attention_scratch_len(block.min(n), heads, context)
-        })
-        .max()
-        .unwrap_or(0);
+    let attention = attention::most_scratch(c, threads, chunk, context);
     let widest_products = |n: usize| {
         let pick = |w: &Weight| {
             let p = if n == 1 {
@@ -322,12 +185,6 @@ fn gelu_tanh(x: f32) -> f32 {
     const SQRT_2_OVER_PI: f32 = 0.797_884_6;
     let u = SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x);
     x / (1.0 + exp_approx(-2.0 * u))
-}
-
-fn softcap(values: &mut [f32], cap: f32) {
-    for v in values {
-        *v = cap * (*v / cap).tanh();
-    }
 }
 
 impl Network {
@@ -446,39 +303,22 @@ impl Network {
             let row = t * kv_dim..(t + 1) * kv_dim;
             layer.write(pos0 + t, &b.k[row.clone()], &b.v[row]);
         }
-        self.attend(layer, pos0, n, b.q, b.attn);
+        let attention = Attention {
+            config: c,
+            layer,
+            pos0,
+            n,
+            q: b.q,
+            isa: self.kernels.isa(),
+            meter: &self.meter,
+        };
+        attention.run(&self.pool, b.attn);
 
         self.matmul(&lw.o, &self.input(b.attn, n), b.proj);
         if let Some(w) = &lw.post_attn_norm {
             rms_norm_in_place(b.proj, w, c.rms_eps);
         }
         b.x.iter_mut().zip(b.proj.iter()).for_each(|(x, p)| *x += p);
-    }
-
-    /// Softmax attention of each query head over the keys it may see. A task takes a block of
-    /// query tokens and the query heads that share one KV head (GQA), so the kernels
-    /// (`kernels::float`) read each cached key and value row once per token for all of them.
-    /// Decode has one token: when the KV heads give too few tasks to keep the threads busy, the
-    /// group is split across tasks.
-    fn attend(&self, layer: &LayerCache, pos0: usize, n: usize, q: &[f32], out: &mut [f32]) {
-        let c = &self.config;
-        let (block, heads_per_task) = attention_split(c, self.pool.n_threads(), n);
-        let n_blocks = n.div_ceil(block);
-        let tasks = AttendTasks {
-            config: c,
-            layer,
-            pos0,
-            n,
-            q,
-            out: SharedMut::new(out),
-            block,
-            heads_per_task,
-            tasks_per_block: c.n_head / heads_per_task,
-            isa: self.kernels.isa(),
-            meter: &self.meter,
-        };
-        self.pool
-            .run(n_blocks * tasks.tasks_per_block, &|task| tasks.run(task));
     }
 
     fn ffn_block(&self, lw: &LayerWeights, n: usize, b: &mut Buffers) {

@@ -2,6 +2,7 @@
 //! data), where its weights lie, the forward pass, the KV cache, RoPE, and what it all costs
 //! in memory, known before loading.
 
+mod attention;
 mod config;
 mod cost;
 mod families;
