@@ -20,7 +20,7 @@ use candle_core::quantized::k_quants::GgmlType;
 use super::blocks::*;
 use super::isa::Isa;
 use super::rows::*;
-use super::tests::{Act, Rng, ALL, W};
+use super::tests::{dot, Act, Rng, ALL, W};
 
 const N: usize = 2048;
 /// Bytes of weights for the streaming runs: well beyond any L3.
@@ -282,6 +282,76 @@ fn attention() {
             }
             println!("{line}");
             black_box((&s, &o));
+        }
+    }
+}
+
+/// A decode product: every row of a matrix against one token.
+type DecodeRun<'a> = Box<dyn Fn(&[u8], &mut [f32]) + 'a>;
+
+/// Decode's products as decode calls them (one token against every row of a matrix), in
+/// weight bytes read per second: from L2 (256 rows of 2048 columns, again and again: what the
+/// kernel computes at most) and streaming 1 GiB (what one core reads from memory with it).
+/// `cargo test --release -p gemkit kernels::bench::decode -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn decode() {
+    let stream_bytes = 1 << 30;
+    for w in [W::Q4_0, W::Q4K, W::Q6K, W::Q8_0, W::Q5_0] {
+        let mut rng = Rng::new(5);
+        let row_bytes = N / w.block_len() * w.bytes();
+        let rows = stream_bytes / row_bytes;
+        let one = w.random_row(N, &mut rng);
+        let mat: Vec<u8> = (0..rows).flat_map(|_| one.iter().copied()).collect();
+        let act = Act::new(w, &(0..N).map(|_| rng.f32()).collect::<Vec<_>>());
+        let mut out = vec![0f32; rows];
+        let mut runners: Vec<(String, DecodeRun<'_>)> = Vec::new();
+        for isa in Isa::available().into_iter().filter(|&i| i != Isa::Scalar) {
+            let act = &act;
+            runners.push((
+                format!("{isa:?} rows"),
+                Box::new(move |m, o| dot(isa, w, m, &[act], o)),
+            ));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if super::gemv::supported(super::detected()) {
+            // SAFETY (all three): the CPU passed `supported`.
+            match &act {
+                Act::Q8_0(x) if w == W::Q4_0 => {
+                    let pairs = super::gemv::GemvActivations::new(x);
+                    runners.push((
+                        "gemv".into(),
+                        Box::new(move |m, o| unsafe { super::gemv::q4_0(m, &pairs, o) }),
+                    ));
+                }
+                Act::Q8K(x) if w == W::Q4K => {
+                    let x = x.clone();
+                    runners.push((
+                        "gemv".into(),
+                        Box::new(move |m, o| unsafe { super::gemv::q4k(m, &x, o) }),
+                    ));
+                }
+                Act::Q8K(x) if w == W::Q6K => {
+                    let x = x.clone();
+                    runners.push((
+                        "gemv".into(),
+                        Box::new(move |m, o| unsafe { super::gemv::q6k(m, &x, o) }),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        for (name, run) in &runners {
+            let hot = 256;
+            let l2 = best(20, || run(&mat[..hot * row_bytes], &mut out[..hot]));
+            run(&mat, &mut out); // fault the pages in
+            let far = best(3, || run(&mat, &mut out));
+            println!(
+                "{w:<5} {name:<18} L2 {:6.1} GB/s  stream {:5.1} GB/s",
+                (hot * row_bytes) as f64 / l2 / 1e9,
+                (rows * row_bytes) as f64 / far / 1e9
+            );
+            black_box(&out);
         }
     }
 }

@@ -572,12 +572,12 @@ fn lane_groups_match_the_scalar_kernels_whatever_tokens_share_a_product() {
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn decode_kernels_match_the_scalar_kernels() {
-    use super::gemv::{q4_0, q4k, supported, GemvActivations};
+    use super::gemv::{q4_0, q4k, q6k, supported, GemvActivations};
     if !supported(detected()) {
         return crate::test_support::skipped("the decode kernels need AVX-512 VNNI");
     }
     let (cols, rows) = (768, 7);
-    for w in [W::Q4_0, W::Q4K] {
+    for w in [W::Q4_0, W::Q4K, W::Q6K] {
         let mut rng = Rng::new(300 + w as u64);
         let weights: Vec<u8> = (0..rows)
             .flat_map(|_| w.random_row(cols, &mut rng))
@@ -587,7 +587,8 @@ fn decode_kernels_match_the_scalar_kernels() {
         // SAFETY: the CPU passed `supported`.
         match &act {
             Act::Q8_0(x) => unsafe { q4_0(&weights, &GemvActivations::new(x), &mut out) },
-            Act::Q8K(x) => unsafe { q4k(&weights, x, &mut out) },
+            Act::Q8K(x) if w == W::Q4K => unsafe { q4k(&weights, x, &mut out) },
+            Act::Q8K(x) => unsafe { q6k(&weights, x, &mut out) },
         }
         let row_bytes = weights.len() / rows;
         for (r, got) in out.iter().enumerate() {

@@ -116,16 +116,18 @@ x86_avx2_entry!(q8_0_avx2, signed_blocks::<Q8_0>, BlockQ8_0);
 
 /// How far ahead of its reads a decode kernel asks for weights: past the next row of the
 /// widest matrix. The hardware prefetcher alone left one core near 20 GB/s; 16 KB ahead,
-/// 2B-shaped Q4_0 decode went from 15.2 to 17.8 tok/s on one thread (8-64 KB measured alike,
-/// 0.5-2 KB less).
+/// 2B-shaped Q4_0 decode went from 15.2 to 17.8 tok/s on one thread (a Zen 5; 8-64 KB
+/// measured alike, 0.5-2 KB less). On a Xeon (model 167), 4-128 KB measured alike.
 const PREFETCH_AHEAD: usize = 16 << 10;
 
-/// Asks for the cache lines of `bytes` bytes starting [`PREFETCH_AHEAD`] past `p`. A prefetch
-/// never faults, so the address may lie past the weights.
+/// Asks for the cache lines of `bytes` bytes starting [`PREFETCH_AHEAD`] past `p`, into L2: the
+/// L1 misses a fetch to L1 holds until its line arrives capped one core of a Xeon (model 167)
+/// near 10 GB/s (2B-shaped Q4_K_M decode 5.0-5.3 tok/s into L1, 5.9 into L2; `NTA` halved
+/// it). A prefetch never faults, so the address may lie past the weights.
 #[inline(always)]
 pub(super) unsafe fn prefetch_ahead(p: *const u8, bytes: usize) {
     for line in (0..bytes).step_by(64) {
-        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(PREFETCH_AHEAD + line).cast());
+        _mm_prefetch::<_MM_HINT_T1>(p.wrapping_add(PREFETCH_AHEAD + line).cast());
     }
 }
 

@@ -40,6 +40,9 @@ pub(crate) enum Product {
     /// Decode's Q4_K kernel on AVX-512 VNNI.
     #[cfg(target_arch = "x86_64")]
     GemvQ4K,
+    /// Decode's Q6_K kernel on AVX-512 VNNI.
+    #[cfg(target_arch = "x86_64")]
+    GemvQ6K,
 }
 
 /// The products of one weight matrix.
@@ -115,6 +118,7 @@ impl Kernels {
                     Product::GemvQ4_0
                 }
                 DType::Q4K if gemv::supported(self.isa) => Product::GemvQ4K,
+                DType::Q6K if gemv::supported(self.isa) => Product::GemvQ6K,
                 _ => rows_product,
             };
             WeightKernels { prefill, decode }

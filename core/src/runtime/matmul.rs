@@ -209,7 +209,7 @@ impl Form {
             #[cfg(target_arch = "x86_64")]
             Product::GemvQ4_0 => &[Form::Q8_0, Form::Gemv],
             #[cfg(target_arch = "x86_64")]
-            Product::GemvQ4K => &[Form::Q8K],
+            Product::GemvQ4K | Product::GemvQ6K => &[Form::Q8K],
         }
     }
 }
@@ -367,6 +367,11 @@ impl<'a> QMatrix<'a> {
             Product::GemvQ4K => {
                 let acts = input.q8k(pool);
                 self.matmul_rows(y, pool, &|w, out| unsafe { gemv::q4k(w, acts, out) })
+            }
+            #[cfg(target_arch = "x86_64")]
+            Product::GemvQ6K => {
+                let acts = input.q8k(pool);
+                self.matmul_rows(y, pool, &|w, out| unsafe { gemv::q6k(w, acts, out) })
             }
         }
     }
@@ -565,7 +570,7 @@ mod tests {
             #[cfg(target_arch = "x86_64")]
             Product::Lanes(_) => "lanes",
             #[cfg(target_arch = "x86_64")]
-            Product::GemvQ4_0 | Product::GemvQ4K => "gemv",
+            Product::GemvQ4_0 | Product::GemvQ4K | Product::GemvQ6K => "gemv",
         }
     }
 
@@ -663,9 +668,9 @@ mod tests {
         }
         #[cfg(target_arch = "x86_64")]
         if crate::kernels::lanes::supported(crate::kernels::detected()) {
-            // Q4_0, Q5_0, Q8_0, Q4_K, Q6_K prefill; Q4_0 and Q4_K decode.
+            // Q4_0, Q5_0, Q8_0, Q4_K, Q6_K prefill; Q4_0, Q4_K and Q6_K decode.
             assert_eq!(ran.iter().filter(|&&p| p == "lanes").count(), 5);
-            assert_eq!(ran.iter().filter(|&&p| p == "gemv").count(), 2);
+            assert_eq!(ran.iter().filter(|&&p| p == "gemv").count(), 3);
         } else {
             crate::test_support::skipped("the lane and decode kernels need AVX-512 VNNI");
         }
