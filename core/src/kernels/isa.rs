@@ -16,9 +16,9 @@ pub enum Isa {
     Neon,
     /// aarch64 with the dot-product extension (`sdot`).
     NeonDotprod,
-    /// aarch64 with dotprod and i8mm: Q4_0, Q5_0, Q8_0 and K-quant products of several
-    /// activation rows (prefill) multiply two weight rows by two activation rows with `smmla`;
-    /// the rest are the `NeonDotprod` kernels.
+    /// aarch64 with dotprod and i8mm: Q4_0, Q5_0 and Q8_0 products of several activation rows
+    /// (prefill) multiply two weight rows by two activation rows with `smmla`; the rest are the
+    /// `NeonDotprod` kernels.
     NeonI8mm,
 }
 

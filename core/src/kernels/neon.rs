@@ -88,54 +88,36 @@ neon_entry!(q5_1_neon, q5_1_dotprod, blocks::<Q5_1>, BlockQ8_0);
 neon_entry!(q8_0_neon, q8_0_dotprod, blocks::<Q8_0>, BlockQ8_0, decode: decode);
 
 /// The i8mm entry points: decode (one activation row) as with dotprod; with more activation
-/// rows, weight rows in pairs against them with `smmla` (`$pairs`, e.g. [`pairs`]), a last
-/// odd row with sdot.
+/// rows, weight rows in pairs against them with `smmla` ([`pair`]), a last odd row with sdot.
 macro_rules! i8mm_entry {
-    ($decode:ident, $pairs:ident, $act:ty; $($name:ident: $kind:ty),*) => {$(
+    ($($name:ident: $kind:ty),*) => {$(
         /// # Safety
         /// The CPU must have `neon,dotprod,i8mm` and the sizes be valid per `check`.
         #[target_feature(enable = "neon,dotprod,i8mm")]
-        pub(super) unsafe fn $name(w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
+        pub(super) unsafe fn $name(w: &[u8], xs: &[&[BlockQ8_0]], out: &mut [f32]) {
             match xs.len() {
-                1 => $decode::<Dotprod, $kind>(w, xs[0], out),
-                2 => $pairs::<$kind, 2>(w, xs, out),
-                3 => $pairs::<$kind, 3>(w, xs, out),
-                _ => $pairs::<$kind, 4>(w, xs, out),
+                1 => decode::<Dotprod, $kind>(w, xs[0], out),
+                2 => pairs::<$kind, 2>(w, xs, out),
+                3 => pairs::<$kind, 3>(w, xs, out),
+                _ => pairs::<$kind, 4>(w, xs, out),
             }
         }
     )*};
 }
 
-i8mm_entry!(decode, pairs, BlockQ8_0; q4_0_i8mm: Q4_0, q5_0_i8mm: Q5_0, q8_0_i8mm: Q8_0);
+i8mm_entry!(q4_0_i8mm: Q4_0, q5_0_i8mm: Q5_0, q8_0_i8mm: Q8_0);
 
 /// The weight rows of `w` two at a time against N ≥ 2 activation rows (`out[i·N + j]`).
 #[inline(always)]
 unsafe fn pairs<B: Block32, const N: usize>(w: &[u8], xs: &[&[BlockQ8_0]], out: &mut [f32]) {
-    in_pairs::<N>(
-        w,
-        out,
-        |w, row_bytes, out| pair::<B, N>(w, row_bytes, xs, out),
-        |w, out| blocks::<Dotprod, B, N>(w, xs, out),
-    )
-}
-
-/// Splits the weight rows of `w` (each against N activation rows, `out[i·N + j]`) into pairs
-/// for `two`, given the first row and the bytes of a row, and a last odd row for `one`.
-#[inline(always)]
-pub(super) unsafe fn in_pairs<const N: usize>(
-    w: &[u8],
-    out: &mut [f32],
-    mut two: impl FnMut(*const u8, usize, &mut [f32]),
-    mut one: impl FnMut(&[u8], &mut [f32]),
-) {
     let rows = out.len() / N;
     let row_bytes = w.len() / rows;
     for r in (0..rows).step_by(2) {
         let o = &mut out[r * N..];
         if r + 1 < rows {
-            two(w.as_ptr().add(r * row_bytes), row_bytes, o);
+            pair::<B, N>(w.as_ptr().add(r * row_bytes), row_bytes, xs, o);
         } else {
-            one(&w[r * row_bytes..], o);
+            blocks::<Dotprod, B, N>(&w[r * row_bytes..], xs, o);
         }
     }
 }
@@ -192,16 +174,9 @@ unsafe fn pair<B: Block32, const N: usize>(
             acc[k] = vfmaq_f32(acc[k], vcvtq_f32_s32(sums), vmulq_f32(dw, dy));
         }
     }
-    store_pairs::<N>(&acc, out);
-}
-
-/// Stores the lanes of [`pair`]-shaped sums: `acc[k]` holds (w0,t2k), (w0,t2k+1), (w1,t2k),
-/// (w1,t2k+1) for weight rows w0, w1 and activation rows t; `out[i·N + j]` is (wi,tj).
-#[inline(always)]
-pub(super) unsafe fn store_pairs<const N: usize>(acc: &[float32x4_t; 2], out: &mut [f32]) {
-    for (k, acc) in acc.iter().enumerate().take(N.div_ceil(2)) {
+    for k in 0..halves {
         let mut lanes = [0f32; 4];
-        vst1q_f32(lanes.as_mut_ptr(), *acc);
+        vst1q_f32(lanes.as_mut_ptr(), acc[k]);
         for (l, v) in lanes.into_iter().enumerate() {
             let (i, j) = (l / 2, 2 * k + l % 2);
             if j < N {
@@ -213,19 +188,19 @@ pub(super) unsafe fn store_pairs<const N: usize>(acc: &[float32x4_t; 2], out: &m
 
 /// The low (high) 8 bytes of `a` and of `b`, side by side: one 2×8 operand of `smmla`.
 #[inline(always)]
-pub(super) unsafe fn zip_lo(a: int8x16_t, b: int8x16_t) -> int8x16_t {
+unsafe fn zip_lo(a: int8x16_t, b: int8x16_t) -> int8x16_t {
     vreinterpretq_s8_s64(vzip1q_s64(vreinterpretq_s64_s8(a), vreinterpretq_s64_s8(b)))
 }
 
 #[inline(always)]
-pub(super) unsafe fn zip_hi(a: int8x16_t, b: int8x16_t) -> int8x16_t {
+unsafe fn zip_hi(a: int8x16_t, b: int8x16_t) -> int8x16_t {
     vreinterpretq_s8_s64(vzip2q_s64(vreinterpretq_s64_s8(a), vreinterpretq_s64_s8(b)))
 }
 
 /// `smmla acc.4s, a.16b, b.16b`: only reachable from `i8mm` entry points.
 #[inline]
 #[target_feature(enable = "i8mm")]
-pub(super) unsafe fn smmla(mut acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
+unsafe fn smmla(mut acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
     core::arch::asm!(
         "smmla {acc:v}.4s, {a:v}.16b, {b:v}.16b",
         acc = inout(vreg) acc,

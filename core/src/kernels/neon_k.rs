@@ -9,17 +9,13 @@
 use std::arch::aarch64::*;
 
 use super::blocks::*;
-use super::neon::{
-    in_fours, in_pairs, lanes_of, smmla, store_pairs, u16_at, zip_hi, zip_lo, Dotprod, Neon, Tier,
-};
+use super::neon::{in_fours, lanes_of, u16_at, Dotprod, Neon, Tier};
 
 neon_entry!(q2k_neon, q2k_dotprod, k_blocks::<Q2K>, BlockQ8K, decode: k_decode);
 neon_entry!(q3k_neon, q3k_dotprod, k_blocks::<Q3K>, BlockQ8K, decode: k_decode);
 neon_entry!(q4k_neon, q4k_dotprod, k_blocks::<Q4K>, BlockQ8K, decode: k_decode);
 neon_entry!(q5k_neon, q5k_dotprod, k_blocks::<Q5K>, BlockQ8K, decode: k_decode);
 neon_entry!(q6k_neon, q6k_dotprod, k_blocks::<Q6K>, BlockQ8K, decode: k_decode);
-i8mm_entry!(k_decode, k_pairs, BlockQ8K;
-    q2k_i8mm: Q2K, q3k_i8mm: Q3K, q4k_i8mm: Q4K, q5k_i8mm: Q5K, q6k_i8mm: Q6K);
 
 /// A super-block decoded for [`k_blocks`].
 struct Super {
@@ -161,81 +157,6 @@ unsafe fn k_rows4<T: Tier, K: KQuant>(
         }
     }
     acc
-}
-
-/// The weight rows of `w` two at a time against N ≥ 2 activation rows (`out[i·N + j]`), with
-/// `smmla` ([`k_pair`]); a last odd row as with dotprod.
-#[inline(always)]
-unsafe fn k_pairs<K: KQuant, const N: usize>(w: &[u8], xs: &[&[BlockQ8K]], out: &mut [f32]) {
-    in_pairs::<N>(
-        w,
-        out,
-        |w, row_bytes, out| k_pair::<K, N>(w, row_bytes, xs, out),
-        |w, out| k_blocks::<Dotprod, K, N>(w, xs, out),
-    )
-}
-
-/// Two weight rows against N ≥ 2 activation rows, a pair of each at a time: `smmla` multiplies
-/// 8 quants of both weight rows by 8 of both activation rows into the lanes (w0,t0), (w0,t1),
-/// (w1,t0), (w1,t1), which take each weight row's group scales. The integer sums are
-/// [`k_blocks`]'s, and lane by lane so are the float operations: the same bits.
-#[inline(always)]
-unsafe fn k_pair<K: KQuant, const N: usize>(
-    w: *const u8,
-    row_bytes: usize,
-    xs: &[&[BlockQ8K]],
-    out: &mut [f32],
-) {
-    // Activation rows in pairs; a missing fourth (or third) repeats the last, its lanes unused.
-    let ys: [*const BlockQ8K; 4] = std::array::from_fn(|j| xs[j.min(N - 1)].as_ptr());
-    let mut acc = [vdupq_n_f32(0.0); 2];
-    for b in 0..row_bytes / K::BYTES {
-        let s = [
-            K::decode(w.add(b * K::BYTES)),
-            K::decode(w.add(row_bytes + b * K::BYTES)),
-        ];
-        // Both rows' quants of each 16-group, as the two 2×8 weight operands of `smmla`.
-        let wq: [[int8x16_t; 2]; 16] =
-            std::array::from_fn(|g| [zip_lo(s[0].q[g], s[1].q[g]), zip_hi(s[0].q[g], s[1].q[g])]);
-        let scale = |g: usize| vcombine_s32(vdup_n_s32(s[0].scale[g]), vdup_n_s32(s[1].scale[g]));
-        let per_row = |v: [f32; 2]| vcombine_f32(vdup_n_f32(v[0]), vdup_n_f32(v[1]));
-        let (d, dmin) = (per_row([s[0].d, s[1].d]), per_row([s[0].dmin, s[1].dmin]));
-        for (k, acc) in acc.iter_mut().enumerate().take(N.div_ceil(2)) {
-            let y = [&*ys[2 * k].add(b), &*ys[2 * k + 1].add(b)];
-            let yq = |g: usize| {
-                let (a, b) = (
-                    vld1q_s8(y[0].qs.as_ptr().add(16 * g)),
-                    vld1q_s8(y[1].qs.as_ptr().add(16 * g)),
-                );
-                [zip_lo(a, b), zip_hi(a, b)]
-            };
-            let mut isum = [vdupq_n_s32(0); 2];
-            if K::PAIRED {
-                for j in 0..8 {
-                    let (y0, y1) = (yq(2 * j), yq(2 * j + 1));
-                    let mut dot = smmla(vdupq_n_s32(0), wq[2 * j][0], y0[0]);
-                    dot = smmla(dot, wq[2 * j][1], y0[1]);
-                    dot = smmla(dot, wq[2 * j + 1][0], y1[0]);
-                    dot = smmla(dot, wq[2 * j + 1][1], y1[1]);
-                    isum[j % 2] = vmlaq_s32(isum[j % 2], dot, scale(2 * j));
-                }
-            } else {
-                for g in 0..16 {
-                    let yg = yq(g);
-                    let dot = smmla(smmla(vdupq_n_s32(0), wq[g][0], yg[0]), wq[g][1], yg[1]);
-                    isum[g % 2] = vmlaq_s32(isum[g % 2], dot, scale(g));
-                }
-            }
-            let dy = vld1q_f32([y[0].d, y[1].d, y[0].d, y[1].d].as_ptr());
-            let sums = vaddq_s32(isum[0], isum[1]);
-            *acc = vfmaq_f32(*acc, vcvtq_f32_s32(sums), vmulq_f32(dy, d));
-            if K::HAS_MIN {
-                let mins = [(0, 0), (0, 1), (1, 0), (1, 1)].map(|(i, j)| min_dot(&s[i], y[j]));
-                *acc = vfmsq_f32(*acc, vcvtq_f32_s32(lanes_of(&mins)), vmulq_f32(dy, dmin));
-            }
-        }
-    }
-    store_pairs::<N>(&acc, out);
 }
 
 #[inline(always)]

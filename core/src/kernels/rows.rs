@@ -106,17 +106,17 @@ kernels! {
         x86: x86::q8_0_avx2, x86_512::q8_0_vnni; arm: neon::q8_0_neon, neon::q8_0_dotprod, neon::q8_0_i8mm;
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q2_K weight rows and n = `xs.len()` (84-byte super-blocks).
     dot_q2k::Q2K, dot_q2k_with, BlockQ8K, Supers, Q2K_BYTES,
-        x86: x86_k::q2k_avx2, x86_k::q2k_vnni; arm: neon_k::q2k_neon, neon_k::q2k_dotprod, neon_k::q2k_i8mm;
+        x86: x86_k::q2k_avx2, x86_k::q2k_vnni; arm: neon_k::q2k_neon, neon_k::q2k_dotprod;
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q3_K weight rows and n = `xs.len()` (110-byte super-blocks).
     dot_q3k::Q3K, dot_q3k_with, BlockQ8K, Supers, Q3K_BYTES,
-        x86: x86_k::q3k_avx2, x86_k::q3k_vnni; arm: neon_k::q3k_neon, neon_k::q3k_dotprod, neon_k::q3k_i8mm;
+        x86: x86_k::q3k_avx2, x86_k::q3k_vnni; arm: neon_k::q3k_neon, neon_k::q3k_dotprod;
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q4_K weight rows and n = `xs.len()` (144-byte super-blocks).
     dot_q4k::Q4K, dot_q4k_with, BlockQ8K, Supers, Q4K_BYTES,
-        x86: x86_k::q4k_avx2, x86_k::q4k_vnni; arm: neon_k::q4k_neon, neon_k::q4k_dotprod, neon_k::q4k_i8mm;
+        x86: x86_k::q4k_avx2, x86_k::q4k_vnni; arm: neon_k::q4k_neon, neon_k::q4k_dotprod;
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q5_K weight rows and n = `xs.len()` (176-byte super-blocks).
     dot_q5k::Q5K, dot_q5k_with, BlockQ8K, Supers, Q5K_BYTES,
-        x86: x86_k::q5k_avx2, x86_k::q5k_vnni; arm: neon_k::q5k_neon, neon_k::q5k_dotprod, neon_k::q5k_i8mm;
+        x86: x86_k::q5k_avx2, x86_k::q5k_vnni; arm: neon_k::q5k_neon, neon_k::q5k_dotprod;
     /// `out[r·n + j] = dot(row r of w, xs[j])` for Q6_K weight rows and n = `xs.len()` (210-byte super-blocks).
     dot_q6k::Q6K, dot_q6k_with, BlockQ8K, Supers, Q6K_BYTES,
-        x86: x86_k::q6k_avx2, x86_k::q6k_vnni; arm: neon_k::q6k_neon, neon_k::q6k_dotprod, neon_k::q6k_i8mm;
+        x86: x86_k::q6k_avx2, x86_k::q6k_vnni; arm: neon_k::q6k_neon, neon_k::q6k_dotprod;
 }
