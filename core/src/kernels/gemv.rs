@@ -16,28 +16,13 @@
 
 use std::arch::x86_64::*;
 
-use super::blocks::{BlockQ8K, BlockQ8_0, Q4K_BYTES, Q4_0_BYTES, Q6K_BYTES, QK8_0};
+use super::blocks::{interleaved, BlockQ8K, BlockQ8_0, Q4K_BYTES, Q4_0_BYTES, Q6K_BYTES, QK8_0};
 use super::x86::{hsum, prefetch_ahead};
 use super::x86_k::k4_scales;
 
 /// Whether these kernels run with the family `isa` on this CPU.
 pub fn supported(isa: super::isa::Isa) -> bool {
     isa == super::isa::Isa::Avx512Vnni && isa.is_available()
-}
-
-/// Runs of its rows a kernel reads side by side.
-const STREAMS: usize = 4;
-
-/// The rows `0..rows` in the order the kernels take them: [`STREAMS`] runs of the range
-/// advanced together, each row whole, so the hardware prefetchers follow several streams at
-/// once. With one run, one core of a Xeon (model 167) read 9.3 GB/s of Q6_K rows from memory;
-/// with two 12.0, with four 12.5 (`kernels::bench::decode`; 2B-shaped Q4_K_M decode 5.9 ->
-/// 6.8-7.0 tok/s).
-fn interleaved(rows: usize) -> impl Iterator<Item = usize> {
-    let per = rows.div_ceil(STREAMS);
-    (0..per)
-        .flat_map(move |i| (0..STREAMS).map(move |s| s * per + i))
-        .filter(move |&r| r < rows)
 }
 
 /// Two activation blocks, ready for the kernel: 80 bytes, so that a token of 16384 columns
