@@ -41,10 +41,13 @@ fn split(c: &Config, threads: usize, n: usize) -> Split {
 /// region per KV head and part, so each task writes a slice of its own.
 struct PartsLayout {
     n: usize,
+    n_kv: usize,
     group: usize,
     parts: usize,
-    /// Keys per part (the last part may hold fewer).
+    /// Keys the chunk sees.
     keys: usize,
+    /// Keys per part (the last part may hold fewer).
+    part_keys: usize,
     /// Outputs per part of a head (a multiple of 8, the kernels' width; the last may be less).
     width: usize,
     head_dim: usize,
@@ -54,25 +57,27 @@ impl PartsLayout {
     fn new(c: &Config, n: usize, parts: usize, keys: usize) -> PartsLayout {
         PartsLayout {
             n,
+            n_kv: c.n_head_kv,
             group: c.n_head / c.n_head_kv,
             parts,
-            keys: keys.div_ceil(parts),
+            keys,
+            part_keys: keys.div_ceil(parts),
             width: c.head_dim.div_ceil(parts).next_multiple_of(8),
             head_dim: c.head_dim,
         }
     }
 
     /// Scores of KV head `g`'s query rows (token-major, then head) over key part `j`, rows
-    /// `self.keys` apart.
+    /// `self.part_keys` apart.
     fn scores(&self, g: usize, j: usize) -> Range<usize> {
-        let len = self.n * self.group * self.keys;
+        let len = self.n * self.group * self.part_keys;
         let at = (g * self.parts + j) * len;
         at..at + len
     }
 
-    /// The keys of part `j` among `len`.
-    fn key_part(&self, j: usize, len: usize) -> Range<usize> {
-        (j * self.keys).min(len)..((j + 1) * self.keys).min(len)
+    /// The keys of part `j`.
+    fn key_part(&self, j: usize) -> Range<usize> {
+        (j * self.part_keys).min(self.keys)..((j + 1) * self.part_keys).min(self.keys)
     }
 
     /// Parts of a head's outputs.
@@ -94,22 +99,28 @@ impl PartsLayout {
     }
 
     /// The values of all the scores.
-    fn scores_len(&self, n_head_kv: usize) -> usize {
-        self.scores(n_head_kv - 1, self.parts - 1).end
+    fn scores_len(&self) -> usize {
+        self.scores(self.n_kv - 1, self.parts - 1).end
     }
 
     /// The values of the whole scratch: the scores, then the sums.
-    fn len(&self, n_head_kv: usize) -> usize {
-        self.scores_len(n_head_kv) + self.sums(n_head_kv - 1, self.output_parts() - 1).end
+    fn len(&self) -> usize {
+        self.scores_len() + self.sums(self.n_kv - 1, self.output_parts() - 1).end
     }
+}
+
+/// The values a [`Split::Blocks`] task's scratch holds: the scores of its `tokens` tokens' query
+/// heads of one KV head against `keys` keys.
+fn block_scratch_len(c: &Config, tokens: usize, keys: usize) -> usize {
+    tokens * (c.n_head / c.n_head_kv) * keys
 }
 
 /// The values an attention task's scratch holds when a chunk of `n` tokens sees `keys` keys:
 /// a block's scores, or in [`Split::Parts`] the shared scores and sums (on the calling thread).
 fn scratch_len(c: &Config, threads: usize, n: usize, keys: usize) -> usize {
     match split(c, threads, n) {
-        Split::Blocks { block } => block.min(n) * (c.n_head / c.n_head_kv) * keys,
-        Split::Parts { parts } => PartsLayout::new(c, n, parts, keys).len(c.n_head_kv),
+        Split::Blocks { block } => block_scratch_len(c, block.min(n), keys),
+        Split::Parts { parts } => PartsLayout::new(c, n, parts, keys).len(),
     }
 }
 
@@ -185,7 +196,7 @@ impl Attention<'_> {
         let visible = |t: usize| self.visible(t0 + t, lo);
         let mut scores = SCRATCH.take();
         scores.clear();
-        let needed = tokens.len() * group * len;
+        let needed = block_scratch_len(c, tokens.len(), len);
         // Exactly what is needed: the memory estimate counts the largest task's.
         scores.reserve_exact(needed);
         scores.resize(needed, 0.0);
@@ -229,13 +240,13 @@ impl Attention<'_> {
         let mut scratch = SCRATCH.take();
         scratch.clear();
         // The tasks below do not touch their thread's scratch: this one is the caller's.
-        scratch.reserve_exact(at.len(n_kv));
-        scratch.resize(at.len(n_kv), 0.0);
+        scratch.reserve_exact(at.len());
+        scratch.resize(at.len(), 0.0);
         self.meter.record(
             Scratch::Attention,
             std::mem::size_of_val(scratch.as_slice()) as u64,
         );
-        let (scores, sums) = scratch.split_at_mut(at.scores_len(n_kv));
+        let (scores, sums) = scratch.split_at_mut(at.scores_len());
         let (shared, sums) = (SharedMut::new(scores), SharedMut::new(sums));
         // The keys of `part` token t sees, if any.
         let seen_in = |part: &Range<usize>, t: usize| {
@@ -245,7 +256,7 @@ impl Attention<'_> {
         };
         pool.run(n_kv * parts, &|task| {
             let (g, j) = (task / parts, task % parts);
-            let part = at.key_part(j, len);
+            let part = at.key_part(j);
             let region = at.scores(g, j);
             // SAFETY: task (g, j) alone writes region (g, j).
             let region = unsafe { shared.slice_mut(region.start, region.len()) };
@@ -253,10 +264,10 @@ impl Attention<'_> {
                 let Some(seen) = seen_in(&part, t) else {
                     continue;
                 };
-                let row = &mut region[t * group * at.keys..];
+                let row = &mut region[t * group * at.part_keys..];
                 for (i, keys) in self.layer.keys(lo + seen.start..lo + seen.end, g * hd) {
                     let out = &mut row[seen.start - part.start + i..];
-                    float::scores(self.isa, self.queries(t, g), hd, keys, out, at.keys);
+                    float::scores(self.isa, self.queries(t, g), hd, keys, out, at.part_keys);
                 }
             }
         });
@@ -265,9 +276,9 @@ impl Attention<'_> {
             let (g, r) = (h / group, t * group + h % group);
             let mut pieces: Vec<&mut [f32]> = (0..parts)
                 .filter_map(|j| {
-                    let part = at.key_part(j, len);
+                    let part = at.key_part(j);
                     let seen = seen_in(&part, t)?;
-                    let start = at.scores(g, j).start + r * at.keys + seen.start - part.start;
+                    let start = at.scores(g, j).start + r * at.part_keys + seen.start - part.start;
                     // SAFETY: row (t, h) of each region is this task's alone.
                     Some(unsafe { shared.slice_mut(start, seen.len()) })
                 })
@@ -286,20 +297,20 @@ impl Attention<'_> {
                 let o = &mut region[t * group * at.width..][..group * outputs.len()];
                 o.fill(0.0);
                 for j in 0..parts {
-                    let part = at.key_part(j, len);
+                    let part = at.key_part(j);
                     let Some(seen) = seen_in(&part, t) else {
                         continue;
                     };
-                    let weights = &scores[at.scores(g, j)][t * group * at.keys..];
+                    let weights = &scores[at.scores(g, j)][t * group * at.part_keys..];
                     let range = lo + seen.start..lo + seen.end;
                     for (i, values) in self.layer.values(range, g * hd + outputs.start) {
                         let w = &weights[seen.start - part.start + i..];
-                        float::accumulate(self.isa, w, at.keys, values, outputs.len(), o);
+                        float::accumulate(self.isa, w, at.part_keys, values, outputs.len(), o);
                     }
                 }
             }
         });
-        let sums = &scratch[at.scores_len(n_kv)..];
+        let sums = &scratch[at.scores_len()..];
         for g in 0..n_kv {
             for p in 0..at.output_parts() {
                 let outputs = at.output_part(p);
