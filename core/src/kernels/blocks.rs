@@ -90,9 +90,8 @@ pub fn check<A>(w: &[u8], block_bytes: usize, xs: &[&[A]], out: &[f32]) {
 }
 
 /// Runs `one` on each weight row of `w` with its `xs.len()` outputs, in [`interleaved`] order.
-/// Inlined into each entry
-/// point, so the loop runs inside the CPU features of the kernel rather than calling it once
-/// a row (decode's output head is 262k short rows on Gemma 3).
+/// Inlined into each entry point, so the loop runs inside the CPU features of the kernel rather
+/// than calling it once a row (decode's output head is 262k short rows on Gemma 3).
 #[inline(always)]
 pub fn each_row<A>(w: &[u8], xs: &[&[A]], out: &mut [f32], mut one: impl FnMut(&[u8], &mut [f32])) {
     let rows = out.len() / xs.len();
