@@ -324,18 +324,16 @@ fn decode() {
                         Box::new(move |m, o| unsafe { super::gemv::q4_0(m, &pairs, o) }),
                     ));
                 }
-                Act::Q8K(x) if w == W::Q4K => {
+                Act::Q8K(x) if matches!(w, W::Q4K | W::Q6K) => {
+                    let kernel: unsafe fn(&[u8], &[BlockQ8K], &mut [f32]) = if w == W::Q4K {
+                        super::gemv::q4k
+                    } else {
+                        super::gemv::q6k
+                    };
                     let x = x.clone();
                     runners.push((
                         "gemv".into(),
-                        Box::new(move |m, o| unsafe { super::gemv::q4k(m, &x, o) }),
-                    ));
-                }
-                Act::Q8K(x) if w == W::Q6K => {
-                    let x = x.clone();
-                    runners.push((
-                        "gemv".into(),
-                        Box::new(move |m, o| unsafe { super::gemv::q6k(m, &x, o) }),
+                        Box::new(move |m, o| unsafe { kernel(m, &x, o) }),
                     ));
                 }
                 _ => {}
