@@ -174,9 +174,9 @@ unsafe fn pair<B: Block32, const N: usize>(
             acc[k] = vfmaq_f32(acc[k], vcvtq_f32_s32(sums), vmulq_f32(dw, dy));
         }
     }
-    for k in 0..halves {
+    for (k, &sum) in acc.iter().enumerate().take(halves) {
         let mut lanes = [0f32; 4];
-        vst1q_f32(lanes.as_mut_ptr(), acc[k]);
+        vst1q_f32(lanes.as_mut_ptr(), sum);
         for (l, v) in lanes.into_iter().enumerate() {
             let (i, j) = (l / 2, 2 * k + l % 2);
             if j < N {
@@ -368,8 +368,8 @@ unsafe fn rows4<T: Tier, B: Block32>(
     for (b, y) in ys.iter().enumerate() {
         let p: [*const u8; 4] = std::array::from_fn(|r| w.add(r * row_bytes + b * B::BYTES));
         let (y0, y1) = (vld1q_s8(y.qs.as_ptr()), vld1q_s8(y.qs.as_ptr().add(16)));
-        for r in 0..4 {
-            let (q0, q1) = B::quants(p[r]);
+        for (r, &row) in p.iter().enumerate() {
+            let (q0, q1) = B::quants(row);
             dots.run[r] = T::dot(T::dot(dots.run[r], q0, y0), q1, y1);
         }
         // Each block starts with its f16 scale.
