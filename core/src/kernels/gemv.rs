@@ -17,7 +17,7 @@
 use std::arch::x86_64::*;
 
 use super::blocks::{interleaved, BlockQ8K, BlockQ8_0, Q4K_BYTES, Q4_0_BYTES, Q6K_BYTES, QK8_0};
-use super::x86::{hsum, prefetch_ahead};
+use super::x86::{hsum, prefetch_ahead, PrefetchTo};
 use super::x86_k::k4_scales;
 
 /// Whether these kernels run with the family `isa` on this CPU.
@@ -82,13 +82,13 @@ impl GemvActivations {
 pub unsafe fn q4_0(w: &[u8], x: &GemvActivations, out: &mut [f32]) {
     let row_bytes = 2 * x.pairs.len() * Q4_0_BYTES;
     assert_eq!(w.len(), out.len() * row_bytes, "rows match the activations");
-    rows(w, row_bytes, x, out)
+    with_prefetch_level!(P => rows::<P>(w, row_bytes, x, out))
 }
 
 /// The nibbles of a block pair come from two 16-byte loads, a blend and a 64-bit shift, in
 /// the order the prepared activations follow.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,f16c,fma")]
-unsafe fn rows(w: &[u8], row_bytes: usize, x: &GemvActivations, out: &mut [f32]) {
+unsafe fn rows<P: PrefetchTo>(w: &[u8], row_bytes: usize, x: &GemvActivations, out: &mut [f32]) {
     let spread = _mm512_set_epi32(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0);
     let shift = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
     let mask = _mm512_set1_epi8(0xF);
@@ -100,7 +100,7 @@ unsafe fn rows(w: &[u8], row_bytes: usize, x: &GemvActivations, out: &mut [f32])
         for (k, two) in x.pairs.chunks(2).enumerate() {
             for (j, pair) in two.iter().enumerate() {
                 let b = row.as_ptr().add((2 * k + j) * 2 * Q4_0_BYTES);
-                prefetch_ahead(b, 2 * Q4_0_BYTES);
+                prefetch_ahead::<P>(b, 2 * Q4_0_BYTES);
                 let first = _mm512_broadcast_i32x4(_mm_loadu_si128(b.add(2).cast()));
                 let second = _mm512_broadcast_i32x4(_mm_loadu_si128(b.add(2 + Q4_0_BYTES).cast()));
                 let both = _mm512_mask_blend_epi64(0b1100_1100, first, second);
@@ -132,11 +132,11 @@ unsafe fn rows(w: &[u8], row_bytes: usize, x: &GemvActivations, out: &mut [f32])
 pub unsafe fn q4k(w: &[u8], x: &[BlockQ8K], out: &mut [f32]) {
     let row_bytes = x.len() * Q4K_BYTES;
     assert_eq!(w.len(), out.len() * row_bytes, "rows match the activations");
-    q4k_rows(w, row_bytes, x, out)
+    with_prefetch_level!(P => q4k_rows::<P>(w, row_bytes, x, out))
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,f16c,fma")]
-unsafe fn q4k_rows(w: &[u8], row_bytes: usize, x: &[BlockQ8K], out: &mut [f32]) {
+unsafe fn q4k_rows<P: PrefetchTo>(w: &[u8], row_bytes: usize, x: &[BlockQ8K], out: &mut [f32]) {
     let shift = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
     let mask = _mm512_set1_epi8(0xF);
     let spread = group_spread();
@@ -146,7 +146,7 @@ unsafe fn q4k_rows(w: &[u8], row_bytes: usize, x: &[BlockQ8K], out: &mut [f32]) 
         let mut mins = _mm256_setzero_ps();
         for (b, y) in x.iter().enumerate() {
             let p = row.as_ptr().add(b * Q4K_BYTES);
-            prefetch_ahead(p, Q4K_BYTES);
+            prefetch_ahead::<P>(p, Q4K_BYTES);
             let (scales, coefs) = k4_scales(p.add(4));
             let scales = _mm512_castsi256_si512(scales);
             let mut sum = [_mm512_setzero_si512(); 2];
@@ -193,14 +193,14 @@ unsafe fn group_spread() -> [__m512i; 4] {
 pub unsafe fn q6k(w: &[u8], x: &[BlockQ8K], out: &mut [f32]) {
     let row_bytes = x.len() * Q6K_BYTES;
     assert_eq!(w.len(), out.len() * row_bytes, "rows match the activations");
-    q6k_rows(w, row_bytes, x, out)
+    with_prefetch_level!(P => q6k_rows::<P>(w, row_bytes, x, out))
 }
 
 /// Q6_K: `ql[128] | qh[64] | scales[16] (i8) | d`; quant `128h + 32t + l` has low bits from
 /// `ql[64h + 32(t & 1) + l]` (low nibble for t < 2, else high) and top bits `2t..2t+2` of
 /// `qh[32h + l]`, minus 32.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,f16c,fma")]
-unsafe fn q6k_rows(w: &[u8], row_bytes: usize, x: &[BlockQ8K], out: &mut [f32]) {
+unsafe fn q6k_rows<P: PrefetchTo>(w: &[u8], row_bytes: usize, x: &[BlockQ8K], out: &mut [f32]) {
     let low = _mm512_set1_epi8(0xF);
     let top = _mm512_set1_epi8(0x30);
     // Top bits 2t..2t + 2 to bits 4..6: t = 0, 1 for the low nibbles' quants (left by 4, 2),
@@ -214,7 +214,7 @@ unsafe fn q6k_rows(w: &[u8], row_bytes: usize, x: &[BlockQ8K], out: &mut [f32]) 
         let mut offsets = _mm256_setzero_ps();
         for (b, y) in x.iter().enumerate() {
             let p = row.as_ptr().add(b * Q6K_BYTES);
-            prefetch_ahead(p, Q6K_BYTES);
+            prefetch_ahead::<P>(p, Q6K_BYTES);
             let scales = _mm256_cvtepi8_epi16(_mm_loadu_si128(p.add(192).cast()));
             let wide = _mm512_castsi256_si512(scales);
             let mut sum = [_mm512_setzero_si512(); 2];

@@ -30,15 +30,16 @@ mod quantize;
 mod rows;
 mod scalar;
 
+// First of the x86 files: its macros serve the others.
+#[cfg(target_arch = "x86_64")]
+#[macro_use]
+mod x86;
 #[cfg(target_arch = "x86_64")]
 mod float_x86;
 #[cfg(target_arch = "x86_64")]
 pub mod gemv;
 #[cfg(target_arch = "x86_64")]
 pub mod lanes;
-#[cfg(target_arch = "x86_64")]
-#[macro_use]
-mod x86;
 #[cfg(target_arch = "x86_64")]
 mod x86_512;
 #[cfg(target_arch = "x86_64")]

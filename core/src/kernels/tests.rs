@@ -482,6 +482,30 @@ fn detected_is_the_best_available() {
     );
 }
 
+/// The prefetch level follows the vendor the kernel reads from CPUID, checked against the
+/// kernel's own report of it in /proc/cpuinfo (a register order mixed up would read neither).
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn prefetch_level_follows_the_cpu_vendor() {
+    use super::x86::Prefetch;
+    let Ok(cpuinfo) = std::fs::read_to_string("/proc/cpuinfo") else {
+        eprintln!("SKIPPED: prefetch_level_follows_the_cpu_vendor: no /proc/cpuinfo here");
+        return;
+    };
+    let vendor = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("vendor_id"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(str::trim)
+        .expect("/proc/cpuinfo names the vendor");
+    let expected = if vendor == "GenuineIntel" {
+        Prefetch::L2
+    } else {
+        Prefetch::L1
+    };
+    assert_eq!(Prefetch::for_this_cpu(), expected, "vendor {vendor}");
+}
+
 /// Every activation row against `rows` weight rows through the lane kernels, in the layout
 /// a matmul writes (token-major).
 #[cfg(target_arch = "x86_64")]

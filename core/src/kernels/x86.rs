@@ -7,6 +7,7 @@
 //! unsigned × signed byte product, exact as long as `y ≠ -128`.
 
 use std::arch::x86_64::*;
+use std::sync::OnceLock;
 
 use super::blocks::*;
 
@@ -65,45 +66,65 @@ impl Tier for Vnni {
     }
 }
 
-/// Wraps a body generic over `<T: Tier, K, const N: usize>` into an AVX2 entry point.
+/// `$body` with the type `$to` standing for this CPU's prefetch level ([`PrefetchTo`]), chosen
+/// once per call.
+macro_rules! with_prefetch_level {
+    ($to:ident => $body:expr) => {
+        match $crate::kernels::x86::Prefetch::for_this_cpu() {
+            $crate::kernels::x86::Prefetch::L1 => {
+                #[allow(dead_code)] // bodies that never prefetch ignore it
+                type $to = $crate::kernels::x86::IntoL1;
+                $body
+            }
+            $crate::kernels::x86::Prefetch::L2 => {
+                #[allow(dead_code)] // bodies that never prefetch ignore it
+                type $to = $crate::kernels::x86::IntoL2;
+                $body
+            }
+        }
+    };
+}
+
+/// Wraps a body generic over `<T: Tier, K, const N: usize>` into an AVX2 entry point. A body
+/// that prefetches names `P` among its kinds: the type of this CPU's [`PrefetchTo`].
 macro_rules! x86_avx2_entry {
-    ($avx2:ident, $body:ident :: <$kind:ty>, $act:ty) => {
+    ($avx2:ident, $body:ident :: <$($kind:ty),+>, $act:ty) => {
         /// # Safety
         /// AVX2, FMA and F16C must be available and the sizes valid per `check`.
         #[target_feature(enable = "avx2,fma,f16c")]
         pub(super) unsafe fn $avx2(w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
-            each_row(w, xs, out, |w, out| match xs.len() {
-                1 => $body::<Avx2, $kind, 1>(w, xs, out),
-                2 => $body::<Avx2, $kind, 2>(w, xs, out),
-                3 => $body::<Avx2, $kind, 3>(w, xs, out),
-                _ => $body::<Avx2, $kind, 4>(w, xs, out),
-            })
+            with_prefetch_level!(P => each_row(w, xs, out, |w, out| match xs.len() {
+                1 => $body::<Avx2, $($kind),+, 1>(w, xs, out),
+                2 => $body::<Avx2, $($kind),+, 2>(w, xs, out),
+                3 => $body::<Avx2, $($kind),+, 3>(w, xs, out),
+                _ => $body::<Avx2, $($kind),+, 4>(w, xs, out),
+            }))
         }
     };
 }
 
 /// Wraps a body generic over `<T: Tier, K, const N: usize>` into an AVX-512 VNNI entry point.
 macro_rules! x86_vnni_entry {
-    ($vnni:ident, $body:ident :: <$tier:ident, $kind:ty>, $act:ty) => {
+    ($vnni:ident, $body:ident :: <$tier:ident, $($kind:ty),+>, $act:ty) => {
         /// # Safety
         /// The [`Isa::Avx512Vnni`] features must be available and the sizes valid.
         #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
         pub(super) unsafe fn $vnni(w: &[u8], xs: &[&[$act]], out: &mut [f32]) {
-            each_row(w, xs, out, |w, out| match xs.len() {
-                1 => $body::<$tier, $kind, 1>(w, xs, out),
-                2 => $body::<$tier, $kind, 2>(w, xs, out),
-                3 => $body::<$tier, $kind, 3>(w, xs, out),
-                _ => $body::<$tier, $kind, 4>(w, xs, out),
-            })
+            with_prefetch_level!(P => each_row(w, xs, out, |w, out| match xs.len() {
+                1 => $body::<$tier, $($kind),+, 1>(w, xs, out),
+                2 => $body::<$tier, $($kind),+, 2>(w, xs, out),
+                3 => $body::<$tier, $($kind),+, 3>(w, xs, out),
+                _ => $body::<$tier, $($kind),+, 4>(w, xs, out),
+            }))
         }
     };
 }
 
 /// Both entry points of a body generic over `<T: Tier, K, const N: usize>`.
 macro_rules! x86_entry {
-    ($avx2:ident, $vnni:ident, $body:ident :: <$kind:ty>, $act:ty) => {
-        x86_avx2_entry!($avx2, $body::<$kind>, $act);
-        x86_vnni_entry!($vnni, $body::<Vnni, $kind>, $act);
+    ($avx2:ident, $vnni:ident, $body:ident :: <$($kind:ty),+>, $act:ty) => {
+        x86_avx2_entry!($avx2, $body::<$($kind),+>, $act);
+        x86_vnni_entry!($vnni, $body::<Vnni, $($kind),+>, $act);
     };
 }
 
@@ -120,14 +141,62 @@ x86_avx2_entry!(q8_0_avx2, signed_blocks::<Q8_0>, BlockQ8_0);
 /// measured alike, 0.5-2 KB less). On a Xeon (model 167), 4-128 KB measured alike.
 const PREFETCH_AHEAD: usize = 16 << 10;
 
-/// Asks for the cache lines of `bytes` bytes starting [`PREFETCH_AHEAD`] past `p`, into L2: the
-/// L1 misses a fetch to L1 holds until its line arrives capped one core of a Xeon (model 167)
-/// near 10 GB/s (2B-shaped Q4_K_M decode 5.0-5.3 tok/s into L1, 5.9 into L2; `NTA` halved
-/// it). A prefetch never faults, so the address may lie past the weights.
+/// Where [`prefetch_ahead`] puts weights, chosen by CPU vendor because each level was measured
+/// on one vendor only. Into L2 on Intel: the L1 misses a fetch to L1 holds until its line
+/// arrives capped one core of a Xeon (model 167) near 10 GB/s (2B-shaped Q4_K_M decode 5.0-5.3
+/// tok/s into L1, 5.9 into L2; `NTA` halved it). Into L1 elsewhere: the 16 KB distance was tuned
+/// that way on a Zen 5, and AMD documents T1 into L2 only from Zen 4 on, where it was seen
+/// dropped under load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Prefetch {
+    L1,
+    L2,
+}
+
+impl Prefetch {
+    pub(super) fn for_this_cpu() -> Prefetch {
+        static CHOSEN: OnceLock<Prefetch> = OnceLock::new();
+        *CHOSEN.get_or_init(|| {
+            let id = __cpuid(0);
+            let vendor = [id.ebx, id.edx, id.ecx].map(u32::to_le_bytes);
+            if vendor == [*b"Genu", *b"ineI", *b"ntel"] {
+                Prefetch::L2
+            } else {
+                Prefetch::L1
+            }
+        })
+    }
+}
+
+/// A prefetch level as a type: each kernel is compiled once per level, so its loop holds no
+/// branch on it (a run-time choice inside the loop cost 2-3% of the decode kernels' GB/s).
+pub(super) trait PrefetchTo {
+    unsafe fn line(at: *const i8);
+}
+
+pub(super) struct IntoL1;
+pub(super) struct IntoL2;
+
+impl PrefetchTo for IntoL1 {
+    #[inline(always)]
+    unsafe fn line(at: *const i8) {
+        _mm_prefetch::<_MM_HINT_T0>(at)
+    }
+}
+
+impl PrefetchTo for IntoL2 {
+    #[inline(always)]
+    unsafe fn line(at: *const i8) {
+        _mm_prefetch::<_MM_HINT_T1>(at)
+    }
+}
+
+/// Asks for the cache lines of `bytes` bytes starting [`PREFETCH_AHEAD`] past `p`, into the
+/// level `P` stands for. A prefetch never faults, so the address may lie past the weights.
 #[inline(always)]
-pub(super) unsafe fn prefetch_ahead(p: *const u8, bytes: usize) {
+pub(super) unsafe fn prefetch_ahead<P: PrefetchTo>(p: *const u8, bytes: usize) {
     for line in (0..bytes).step_by(64) {
-        _mm_prefetch::<_MM_HINT_T1>(p.wrapping_add(PREFETCH_AHEAD + line).cast());
+        P::line(p.wrapping_add(PREFETCH_AHEAD + line).cast());
     }
 }
 

@@ -10,11 +10,13 @@
 use std::arch::x86_64::*;
 
 use super::blocks::*;
-use super::x86::{hsum, prefetch_ahead, signed_step, Block32, Tier, Vnni, Q4_0, Q5_0, Q8_0};
+use super::x86::{
+    hsum, prefetch_ahead, signed_step, Block32, PrefetchTo, Tier, Vnni, Q4_0, Q5_0, Q8_0,
+};
 
-x86_vnni_entry!(q4_0_vnni, blocks512::<Vnni, Q4_0>, BlockQ8_0);
-x86_vnni_entry!(q5_0_vnni, blocks512::<Vnni, Q5_0>, BlockQ8_0);
-x86_vnni_entry!(q8_0_vnni, blocks512::<Vnni, Q8_0>, BlockQ8_0);
+x86_vnni_entry!(q4_0_vnni, blocks512::<Vnni, Q4_0, P>, BlockQ8_0);
+x86_vnni_entry!(q5_0_vnni, blocks512::<Vnni, Q5_0, P>, BlockQ8_0);
+x86_vnni_entry!(q8_0_vnni, blocks512::<Vnni, Q8_0, P>, BlockQ8_0);
 
 /// A signed block type that can decode two consecutive blocks into one 512-bit vector.
 pub(super) trait Block512: Block32 {
@@ -116,7 +118,7 @@ unsafe fn step2<B: Block512, const N: usize>(
 /// Pairs of blocks in 512-bit steps (two accumulators per row), an odd last block in a
 /// 256-bit step.
 #[inline(always)]
-unsafe fn blocks512<T: Tier, B: Block512, const N: usize>(
+unsafe fn blocks512<T: Tier, B: Block512, P: PrefetchTo, const N: usize>(
     w: &[u8],
     xs: &[&[BlockQ8_0]],
     out: &mut [f32],
@@ -127,7 +129,7 @@ unsafe fn blocks512<T: Tier, B: Block512, const N: usize>(
     let mut a1 = [_mm512_setzero_ps(); N];
     let mut b = 0;
     while b + 4 <= nb {
-        prefetch_ahead(w.as_ptr().add(b * B::BYTES), 4 * B::BYTES);
+        prefetch_ahead::<P>(w.as_ptr().add(b * B::BYTES), 4 * B::BYTES);
         step2::<B, N>(w.as_ptr(), b, &ys, &mut a0);
         step2::<B, N>(w.as_ptr(), b + 2, &ys, &mut a1);
         b += 4;

@@ -12,13 +12,13 @@
 use std::arch::x86_64::*;
 
 use super::blocks::*;
-use super::x86::{f16x8, hsum, prefetch_ahead, Avx2, Tier, Vnni};
+use super::x86::{f16x8, hsum, prefetch_ahead, Avx2, PrefetchTo, Tier, Vnni};
 
-x86_entry!(q2k_avx2, q2k_vnni, k_blocks::<Q2K>, BlockQ8K);
-x86_entry!(q3k_avx2, q3k_vnni, k_blocks::<Q3K>, BlockQ8K);
-x86_entry!(q4k_avx2, q4k_vnni, k_blocks::<Q4K>, BlockQ8K);
-x86_entry!(q5k_avx2, q5k_vnni, k_blocks::<Q5K>, BlockQ8K);
-x86_entry!(q6k_avx2, q6k_vnni, k_blocks::<Q6K>, BlockQ8K);
+x86_entry!(q2k_avx2, q2k_vnni, k_blocks::<Q2K, P>, BlockQ8K);
+x86_entry!(q3k_avx2, q3k_vnni, k_blocks::<Q3K, P>, BlockQ8K);
+x86_entry!(q4k_avx2, q4k_vnni, k_blocks::<Q4K, P>, BlockQ8K);
+x86_entry!(q5k_avx2, q5k_vnni, k_blocks::<Q5K, P>, BlockQ8K);
+x86_entry!(q6k_avx2, q6k_vnni, k_blocks::<Q6K, P>, BlockQ8K);
 
 /// A K-quant type: its super-block size and decoding (a trait, not a closure, so that it is
 /// compiled with the wrapper's target features).
@@ -54,7 +54,7 @@ unsafe fn pair(scales: __m256i, k: usize) -> __m256i {
 /// The loop shared by the K-quants: each super-block decoded to a [`Super`] meets each
 /// activation row. Two integer accumulators per row hide `vpdpwssd` latency.
 #[inline(always)]
-unsafe fn k_blocks<T: Tier, K: KQuant, const N: usize>(
+unsafe fn k_blocks<T: Tier, K: KQuant, P: PrefetchTo, const N: usize>(
     w: &[u8],
     xs: &[&[BlockQ8K]],
     out: &mut [f32],
@@ -63,7 +63,7 @@ unsafe fn k_blocks<T: Tier, K: KQuant, const N: usize>(
     let ys: [*const BlockQ8K; N] = std::array::from_fn(|r| xs[r].as_ptr());
     let mut acc = [_mm256_setzero_ps(); N];
     for b in 0..nb {
-        prefetch_ahead(w.as_ptr().add(b * K::BYTES), K::BYTES);
+        prefetch_ahead::<P>(w.as_ptr().add(b * K::BYTES), K::BYTES);
         let s = K::decode(w.as_ptr().add(b * K::BYTES));
         let scales = [
             _mm256_permute4x64_epi64::<0x44>(s.scale),
