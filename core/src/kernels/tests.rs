@@ -482,6 +482,20 @@ fn detected_is_the_best_available() {
     );
 }
 
+/// Every row once, in runs that advance together: 10 rows are 0, 3, 6, 9, 1, 4, 7, 2, 5, 8.
+#[test]
+fn interleaved_takes_every_row_once() {
+    assert_eq!(
+        interleaved(10).collect::<Vec<_>>(),
+        [0, 3, 6, 9, 1, 4, 7, 2, 5, 8]
+    );
+    for rows in 0..40 {
+        let mut seen: Vec<usize> = interleaved(rows).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..rows).collect::<Vec<_>>(), "{rows} rows");
+    }
+}
+
 /// The prefetch level follows the vendor the kernel reads from CPUID, checked against the
 /// kernel's own report of it in /proc/cpuinfo (a register order mixed up would read neither).
 #[cfg(target_arch = "x86_64")]
