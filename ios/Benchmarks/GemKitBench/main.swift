@@ -58,8 +58,10 @@ func cliDecodeSpeed(_ prompt: String, _ tokens: UInt32) throws -> Double {
     try cli.run()
     let data = out.fileHandleForReading.readDataToEndOfFile()
     cli.waitUntilExit()
+    // As for the Swift side: a run that stopped early has no decode speed to compare.
     guard cli.terminationStatus == 0,
         let json = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+        json["finish_reason"] as? String == "length",
         let stats = json["stats"] as? [String: Any],
         let speed = stats["decode_tok_s"] as? Double
     else {
