@@ -67,7 +67,8 @@ impl Tier for Vnni {
 }
 
 /// `$body` with the type `$to` standing for this CPU's prefetch level ([`PrefetchTo`]), chosen
-/// once per call.
+/// once per call. The entry macros below bind it as `P`: a body that prefetches names `P`
+/// among its kinds, the others ignore it.
 macro_rules! with_prefetch_level {
     ($to:ident => $body:expr) => {
         match $crate::kernels::x86::Prefetch::for_this_cpu() {
@@ -85,8 +86,7 @@ macro_rules! with_prefetch_level {
     };
 }
 
-/// Wraps a body generic over `<T: Tier, K, const N: usize>` into an AVX2 entry point. A body
-/// that prefetches names `P` among its kinds: the type of this CPU's [`PrefetchTo`].
+/// Wraps a body generic over `<T: Tier, K, const N: usize>` into an AVX2 entry point.
 macro_rules! x86_avx2_entry {
     ($avx2:ident, $body:ident :: <$($kind:ty),+>, $act:ty) => {
         /// # Safety
@@ -145,8 +145,8 @@ const PREFETCH_AHEAD: usize = 16 << 10;
 /// on one vendor only. Into L2 on Intel: the L1 misses a fetch to L1 holds until its line
 /// arrives capped one core of a Xeon (model 167) near 10 GB/s (2B-shaped Q4_K_M decode 5.0-5.3
 /// tok/s into L1, 5.9 into L2; `NTA` halved it). Into L1 elsewhere: the 16 KB distance was tuned
-/// that way on a Zen 5, and AMD documents T1 into L2 only from Zen 4 on, where it was seen
-/// dropped under load.
+/// that way on a Zen 5, and AMD documents T1 into L2 only from Zen 4 on, where a study saw some
+/// T1 prefetches dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Prefetch {
     L1,
